@@ -232,7 +232,8 @@ pub struct Snapshot<K> {
     pub owned: BTreeMap<ActorId, Vec<K>>,
     /// Each allowed actor's keys, with the owner each is allowed through.
     pub allowed: BTreeMap<ActorId, Vec<(K, ActorId)>>,
-    /// The owners set to manual cleanup that still hold keys or allowances.
+    /// The actors set to manual cleanup whose state has not been cleaned up yet (see
+    /// [`Ownership::cleanup_owner`]).
     pub manual_cleanup: BTreeSet<ActorId>,
     /// Lazy allowances not resolved yet: their key and owner.
     pub lazy: Vec<(K, ActorId)>,
