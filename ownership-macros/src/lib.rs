@@ -1,6 +1,39 @@
-//! The `#[owned_test]` attribute of `ownership-runtime`.
+//! The `#[owned_test]` attribute. Use it through `ownership-runtime`, which re-exports it
+//! (`use ownership_runtime::owned_test;`) and holds the harness it expands to.
 //!
-//! Status: the attribute arrives with the test harness (it expands to one call of the
-//! harness in `ownership-runtime`, which re-exports it); this crate holds no macro yet.
-//! Depend on `ownership-runtime`, not on this crate.
+//! The macro only parses and checks; everything that runs lives in
+//! `ownership_runtime::harness`, where it can be tested.
 #![deny(missing_docs)]
+
+mod config;
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Marks a test whose resources are owned: it runs as an actor named after it, on a
+/// fresh tokio runtime whose tasks and threads run for it, and everything it owned is
+/// released (and verified by adapters) when it ends.
+///
+/// ```ignore
+/// use ownership_runtime::owned_test;
+///
+/// #[owned_test]
+/// async fn places_an_order() { /* tokio::spawn inside sees this test's resources */ }
+///
+/// #[owned_test(shared)]
+/// async fn talks_to_a_global_worker() { /* every actor sees this test's resources */ }
+///
+/// #[owned_test(flavor = "multi_thread", worker_threads = 2, timeout = "30s")]
+/// async fn heavy() -> Result<(), String> { Ok(()) }
+///
+/// #[owned_test]
+/// fn sync_body() { /* threads from ownership_runtime::thread::spawn see its resources */ }
+/// ```
+///
+/// Options: `shared` (or `shared = true/false`), `flavor = "current_thread"` (default) or
+/// `"multi_thread"`, `worker_threads = N` (multi_thread only), `start_paused = true/false`
+/// (current_thread only), `timeout = "500ms" | "30s" | "2m" | "1h"`.
+#[proc_macro_attribute]
+pub fn owned_test(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::owned_test(args.into(), item.into()).into()
+}

@@ -228,23 +228,26 @@ tokio::task_local! {
 /// assert_eq!(&callers()[..], &[worker.id(), test.id()]);
 /// ```
 pub fn callers() -> Callers {
-    THREAD.with(|thread| {
-        let thread = thread.borrow();
-        let task = TASK.try_with(Callers::clone).ok();
-        if thread.entered.is_empty() && task.is_none() {
-            return thread.base.clone();
-        }
-        let mut chain = SmallVec::new();
-        for &actor in thread.entered.iter().rev() {
-            push_unique(&mut chain, actor);
-        }
-        for source in [task.as_ref(), Some(&thread.base)].into_iter().flatten() {
-            for &actor in source.iter() {
+    // `try_with`: a thread being torn down (its locals destroyed) works for nobody.
+    THREAD
+        .try_with(|thread| {
+            let thread = thread.borrow();
+            let task = TASK.try_with(Callers::clone).ok();
+            if thread.entered.is_empty() && task.is_none() {
+                return thread.base.clone();
+            }
+            let mut chain = SmallVec::new();
+            for &actor in thread.entered.iter().rev() {
                 push_unique(&mut chain, actor);
             }
-        }
-        Callers { chain }
-    })
+            for source in [task.as_ref(), Some(&thread.base)].into_iter().flatten() {
+                for &actor in source.iter() {
+                    push_unique(&mut chain, actor);
+                }
+            }
+            Callers { chain }
+        })
+        .unwrap_or_default()
 }
 
 /// The guard returned by [`Actor::enter`](crate::Actor::enter): while it lives, the

@@ -64,6 +64,7 @@
 mod actor;
 mod callers;
 mod error;
+pub mod harness;
 pub(crate) mod monitor;
 mod ownership;
 mod propagate;
@@ -71,5 +72,10 @@ mod propagate;
 pub use actor::{Actor, ActorId};
 pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};
 pub use error::{OwnershipError, SharedOwnerDown};
+/// The registry adapters submit their [`harness::AdapterHook`] to.
+pub use inventory;
 pub use ownership::{Found, LazyResolver, Mode, Ownership, Snapshot, ToAllow};
+/// The `#[owned_test]` attribute (feature `macros`, on by default).
+#[cfg(feature = "macros")]
+pub use ownership_macros::owned_test;
 pub use propagate::{CallersRuntime, Propagate, build_runtime, spawn, spawn_blocking, thread};

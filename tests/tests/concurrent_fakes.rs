@@ -26,7 +26,7 @@ fn run_test(fake_now: u64) {
     CLOCKS
         .get_and_update(test.id(), "clock", |_| ((), fake_now))
         .unwrap();
-    let mut builder = if fake_now % 2 == 0 {
+    let mut builder = if fake_now.is_multiple_of(2) {
         tokio::runtime::Builder::new_current_thread()
     } else {
         let mut builder = tokio::runtime::Builder::new_multi_thread();

@@ -1,0 +1,249 @@
+//! The options of `#[owned_test(..)]`, parsed into a typed configuration. Every error
+//! points at the offending token and says what is accepted.
+
+use proc_macro2::Span;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit, Meta, Token};
+
+const ACCEPTED: &str =
+    "`#[owned_test]` accepts `shared`, `flavor`, `worker_threads`, `start_paused` and `timeout`";
+
+/// The runtime flavor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+/// The options, checked. Each is `None` when not given.
+#[derive(Default)]
+pub(crate) struct Config {
+    pub(crate) shared: Option<bool>,
+    pub(crate) flavor: Option<Flavor>,
+    pub(crate) worker_threads: Option<usize>,
+    pub(crate) start_paused: Option<bool>,
+    /// In milliseconds.
+    pub(crate) timeout: Option<u64>,
+}
+
+/// Collects errors so that all of them are reported at once.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: Span, message: impl std::fmt::Display) {
+        let error = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(errors) => errors.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+}
+
+/// The literal of `name = literal`, or an error naming what `name` takes.
+fn literal<'a>(meta: &'a Meta, name: &str, takes: &str, errors: &mut Errors) -> Option<&'a Lit> {
+    match meta {
+        Meta::NameValue(pair) => match &pair.value {
+            Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+            other => {
+                errors.push(other.span(), format_args!("`{name}` takes {takes}"));
+                None
+            }
+        },
+        _ => {
+            errors.push(meta.span(), format_args!("`{name}` takes a value: {takes}"));
+            None
+        }
+    }
+}
+
+fn bool_value(meta: &Meta, name: &str, errors: &mut Errors) -> Option<bool> {
+    let takes = format!("`true` or `false`, as in `{name} = true`");
+    match literal(meta, name, &takes, errors)? {
+        Lit::Bool(value) => Some(value.value),
+        other => {
+            errors.push(other.span(), format_args!("`{name}` takes {takes}"));
+            None
+        }
+    }
+}
+
+/// Parses a duration like `500ms`, `30s`, `2m` or `1h` into milliseconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(factor).filter(|&millis| millis > 0)
+}
+
+impl Config {
+    /// Parses and checks the attribute's arguments.
+    pub(crate) fn parse(args: Punctuated<Meta, Token![,]>) -> syn::Result<Config> {
+        let mut config = Config::default();
+        let mut errors = Errors::default();
+        let mut spans: [Option<Span>; 5] = [None; 5];
+        for meta in &args {
+            let Some(name) = meta.path().get_ident().map(ToString::to_string) else {
+                errors.push(
+                    meta.path().span(),
+                    format_args!("unknown option; {ACCEPTED}"),
+                );
+                continue;
+            };
+            let index = match name.as_str() {
+                "shared" => 0,
+                "flavor" => 1,
+                "worker_threads" => 2,
+                "start_paused" => 3,
+                "timeout" => 4,
+                _ => {
+                    errors.push(
+                        meta.path().span(),
+                        format_args!("unknown option `{name}`; {ACCEPTED}"),
+                    );
+                    continue;
+                }
+            };
+            if spans[index].is_some() {
+                errors.push(meta.path().span(), format_args!("`{name}` is given twice"));
+                continue;
+            }
+            spans[index] = Some(meta.span());
+            match index {
+                0 => {
+                    config.shared = match meta {
+                        Meta::Path(_) => Some(true),
+                        _ => match literal(
+                            meta,
+                            "shared",
+                            "no value or a bool: `shared` or `shared = true`",
+                            &mut errors,
+                        ) {
+                            Some(Lit::Bool(value)) => Some(value.value),
+                            Some(other) => {
+                                errors.push(
+                                    other.span(),
+                                    "`shared` takes no value or a bool: `shared` or `shared = true`",
+                                );
+                                None
+                            }
+                            None => None,
+                        },
+                    }
+                }
+                1 => {
+                    const TAKES: &str = "\"current_thread\" or \"multi_thread\"";
+                    config.flavor = match literal(meta, "flavor", TAKES, &mut errors) {
+                        Some(Lit::Str(text)) => match text.value().as_str() {
+                            "current_thread" => Some(Flavor::CurrentThread),
+                            "multi_thread" => Some(Flavor::MultiThread),
+                            other => {
+                                errors.push(
+                                    text.span(),
+                                    format_args!(
+                                        "unknown flavor `{other}`; `flavor` takes {TAKES}"
+                                    ),
+                                );
+                                None
+                            }
+                        },
+                        Some(other) => {
+                            errors.push(other.span(), format_args!("`flavor` takes {TAKES}"));
+                            None
+                        }
+                        None => None,
+                    }
+                }
+                2 => {
+                    const TAKES: &str =
+                        "a number of threads, at least 1, as in `worker_threads = 2`";
+                    config.worker_threads =
+                        match literal(meta, "worker_threads", TAKES, &mut errors) {
+                            Some(Lit::Int(number)) => match number.base10_parse::<usize>() {
+                                Ok(0) => {
+                                    errors
+                                        .push(number.span(), "`worker_threads` must be at least 1");
+                                    None
+                                }
+                                Ok(threads) => Some(threads),
+                                Err(error) => {
+                                    errors.push(
+                                        number.span(),
+                                        format_args!("`worker_threads` takes {TAKES}: {error}"),
+                                    );
+                                    None
+                                }
+                            },
+                            Some(other) => {
+                                errors.push(
+                                    other.span(),
+                                    format_args!("`worker_threads` takes {TAKES}"),
+                                );
+                                None
+                            }
+                            None => None,
+                        }
+                }
+                3 => config.start_paused = bool_value(meta, "start_paused", &mut errors),
+                _ => {
+                    const TAKES: &str = "a duration: a whole number and a unit (ms, s, m or h), as in `timeout = \"30s\"`";
+                    config.timeout = match literal(meta, "timeout", TAKES, &mut errors) {
+                        Some(Lit::Str(text)) => match parse_duration(&text.value()) {
+                            Some(millis) => Some(millis),
+                            None => {
+                                errors.push(
+                                    text.span(),
+                                    format_args!(
+                                        "invalid timeout {:?}; `timeout` takes {TAKES}",
+                                        text.value()
+                                    ),
+                                );
+                                None
+                            }
+                        },
+                        Some(other) => {
+                            errors.push(other.span(), format_args!("`timeout` takes {TAKES}"));
+                            None
+                        }
+                        None => None,
+                    }
+                }
+            }
+        }
+        let multi_thread = config.flavor == Some(Flavor::MultiThread);
+        if let Some(span) = spans[2]
+            && !multi_thread
+            && config.flavor.is_some()
+        {
+            errors.push(span, "`worker_threads` needs `flavor = \"multi_thread\"`");
+        } else if let Some(span) = spans[2]
+            && config.flavor.is_none()
+        {
+            errors.push(
+                span,
+                "`worker_threads` needs `flavor = \"multi_thread\"` (the default flavor is current_thread)",
+            );
+        }
+        if let Some(span) = spans[3]
+            && multi_thread
+        {
+            errors.push(
+                span,
+                "`start_paused` needs the current_thread flavor: tokio can only pause the clock of a \
+                 current-thread runtime",
+            );
+        }
+        match errors.0 {
+            Some(error) => Err(error),
+            None => Ok(config),
+        }
+    }
+}

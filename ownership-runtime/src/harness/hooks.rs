@@ -1,0 +1,209 @@
+//! Adapter hooks: how adapters (`sandbox-sqlx`, `mockall-bridge`, your own) take part in
+//! every owned test without the macro knowing them by name.
+//!
+//! An adapter registers one [`AdapterHook`] with [`inventory::submit!`]; a test binary
+//! gets the hooks of exactly the adapters it links.
+//!
+//! # Order
+//!
+//! Hooks are ordered by name (then by registration order for equal names, which is
+//! unspecified): `before` runs in that order before the test body, `after` in the reverse
+//! order after it, like constructors and destructors. `after` runs for every hook whose
+//! `before` succeeded, also when the body panicked, timed out or a later `before` failed.
+
+use std::fmt;
+
+use crate::actor::ActorId;
+use crate::error::SharedOwnerDown;
+use crate::ownership::{Mode, Ownership};
+
+/// What a hook knows of the test it runs for.
+///
+/// ```
+/// use ownership_runtime::harness::{AdapterHook, Failure, TestContext};
+///
+/// fn before(test: &TestContext) -> Result<(), Failure> {
+///     assert!(test.actor().is_alive());
+///     println!("{} starts (shared: {})", test.name(), test.is_shared());
+///     Ok(())
+/// }
+/// # let _ = before;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct TestContext {
+    pub(crate) name: &'static str,
+    pub(crate) actor: ActorId,
+    pub(crate) shared: bool,
+}
+
+impl TestContext {
+    /// The test's name: its module path and function name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The test's actor: the owner of what the test owns.
+    pub fn actor(&self) -> ActorId {
+        self.actor
+    }
+
+    /// Whether the test runs in shared mode.
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+}
+
+/// Something a hook found wrong with a test (an unmet expectation, a connection not
+/// returned). It fails the test and is listed in its report, under the adapter's name.
+///
+/// ```
+/// use ownership_runtime::harness::Failure;
+///
+/// let failure = Failure::new("MockClock::now: expected 1 call, got 0");
+/// assert_eq!(failure.message(), "MockClock::now: expected 1 call, got 0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    message: String,
+}
+
+impl Failure {
+    /// A failure with this message. Say what went wrong and how to fix it.
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// An ownership server whose mode the harness switches for shared tests. Implemented by
+/// every [`Ownership`].
+pub trait ModeSwitch: Send + Sync {
+    /// Switches the server to `mode`.
+    ///
+    /// # Errors
+    ///
+    /// When the shared owner has already ended.
+    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown>;
+}
+
+impl<K, M> ModeSwitch for Ownership<K, M>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    M: Send + Sync + 'static,
+{
+    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
+        self.set_mode(mode)
+    }
+}
+
+/// An adapter's part in every owned test. Register it once per adapter with
+/// [`inventory::submit!`].
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use ownership_runtime::harness::{AdapterHook, Failure, ModeSwitch, TestContext};
+/// use ownership_runtime::Ownership;
+///
+/// static CLOCKS: LazyLock<Ownership<&'static str, u64>> = LazyLock::new(Ownership::new);
+///
+/// fn servers() -> Vec<&'static dyn ModeSwitch> {
+///     vec![&*CLOCKS]
+/// }
+///
+/// fn after(test: &TestContext) -> Vec<Failure> {
+///     if CLOCKS.get_owned(test.actor()).is_empty() {
+///         Vec::new()
+///     } else {
+///         vec![Failure::new("the fake clock was never read")]
+///     }
+/// }
+///
+/// ownership_runtime::inventory::submit! {
+///     AdapterHook::new("fake-clock").after(after).servers(servers)
+/// }
+/// ```
+pub struct AdapterHook {
+    name: &'static str,
+    before: fn(&TestContext) -> Result<(), Failure>,
+    after: fn(&TestContext) -> Vec<Failure>,
+    servers: fn() -> Vec<&'static dyn ModeSwitch>,
+}
+
+impl AdapterHook {
+    /// A hook named `name` (shown in failure reports) that does nothing yet.
+    pub const fn new(name: &'static str) -> AdapterHook {
+        AdapterHook {
+            name,
+            before: |_| Ok(()),
+            after: |_| Vec::new(),
+            servers: Vec::new,
+        }
+    }
+
+    /// Runs `before` before each test's body, as the test's actor. An error fails the
+    /// test without running its body.
+    pub const fn before(mut self, before: fn(&TestContext) -> Result<(), Failure>) -> AdapterHook {
+        self.before = before;
+        self
+    }
+
+    /// Runs `after` after each test's body (also when it panicked), once the test's tasks
+    /// have been stopped and before its actor ends: verify, release, report.
+    pub const fn after(mut self, after: fn(&TestContext) -> Vec<Failure>) -> AdapterHook {
+        self.after = after;
+        self
+    }
+
+    /// The adapter's ownership servers, switched to shared mode (owned by the test) for
+    /// the whole of each shared test and back to private mode after it.
+    pub const fn servers(mut self, servers: fn() -> Vec<&'static dyn ModeSwitch>) -> AdapterHook {
+        self.servers = servers;
+        self
+    }
+
+    /// The hook's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub(crate) fn run_before(&self, test: &TestContext) -> Result<(), Failure> {
+        (self.before)(test)
+    }
+
+    pub(crate) fn run_after(&self, test: &TestContext) -> Vec<Failure> {
+        (self.after)(test)
+    }
+
+    pub(crate) fn mode_servers(&self) -> Vec<&'static dyn ModeSwitch> {
+        (self.servers)()
+    }
+}
+
+impl fmt::Debug for AdapterHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdapterHook")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+inventory::collect!(AdapterHook);
+
+/// The registered hooks, in their documented order.
+pub(crate) fn registered() -> Vec<&'static AdapterHook> {
+    let mut hooks: Vec<&'static AdapterHook> = inventory::iter::<AdapterHook>.into_iter().collect();
+    hooks.sort_by_key(|hook| hook.name);
+    hooks
+}

@@ -1,0 +1,434 @@
+//! The test harness that `#[owned_test]` expands to: one call of [`run_async`] or
+//! [`run_sync`] per test.
+//!
+//! For each test the harness:
+//!
+//! 1. takes the process-wide shared-mode gate: shared for a private test, exclusive for
+//!    a shared one, so a shared test never overlaps another owned test of its process;
+//! 2. creates the test's [`Actor`], named after the test (module path and function name);
+//! 3. for a shared test, switches every ownership server that adapters registered to
+//!    shared mode, owned by the test;
+//! 4. runs the adapters' `before` hooks (see [`AdapterHook`] for their order);
+//! 5. runs the body as the test: an `async fn` on a fresh tokio runtime built with
+//!    [`build_runtime`], so plain `tokio::spawn` and `spawn_blocking` inside are the
+//!    test's children; a plain `fn` on a thread of its own that runs for the test (threads
+//!    it starts with [`crate::thread::spawn`] do too);
+//! 6. enforces the timeout, if any, in wall-clock time;
+//! 7. stops the runtime with a bounded wait: tasks still running are cancelled and
+//!    reported as having outlived the test;
+//! 8. runs the adapters' `after` hooks in reverse order (also when the body panicked);
+//! 9. switches shared servers back to private mode, ends the test's actor (releasing
+//!    everything it owned) and leaves the gate;
+//! 10. fails the test once, with one message listing in order: the body's panic (message
+//!     and location), its `Err` or its timeout; each hook failure (adapter and text); the
+//!     panics of its tasks and threads, awaited or not; the tasks that outlived it.
+//!
+//! Results are the same under `cargo test` (tests on threads of one process) and
+//! `cargo nextest run` (one process per test): everything the harness keeps is per test,
+//! and the gate only matters when tests share a process.
+//!
+//! Every panic in a test's tasks and threads fails the test, also one the body observed
+//! through a `JoinHandle`: a test that expects a task to panic should catch the panic
+//! inside that task (`std::panic::catch_unwind`, `FutureExt::catch_unwind`).
+
+mod config;
+mod gate;
+mod hooks;
+mod panics;
+mod report;
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+use tokio::runtime::Builder;
+
+use self::report::{Problem, Report};
+use crate::actor::Actor;
+use crate::ownership::Mode;
+use crate::propagate::{CallersRuntime, build_runtime};
+
+pub use self::config::{Flavor, TestConfig};
+pub use self::hooks::{AdapterHook, Failure, ModeSwitch, TestContext};
+
+/// How long the harness waits for a test's runtime to stop (its blocking tasks to end)
+/// before leaving them behind.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
+
+/// How many times the harness lets the runtime run its ready tasks to completion before
+/// counting the tasks that outlived the test.
+const SETTLE_ROUNDS: usize = 16;
+
+/// What a test body returns: `()` or `Result<(), E>` with `E: Debug`.
+///
+/// ```
+/// use ownership_runtime::harness::TestOutcome;
+///
+/// assert_eq!(().failure(), None);
+/// assert_eq!(Ok::<(), String>(()).failure(), None);
+/// assert_eq!(Err::<(), _>("no stock").failure(), Some("\"no stock\"".to_owned()));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "an `#[owned_test]` function must return `()` or `Result<(), E>` where `E: Debug`, not `{Self}`",
+    label = "this test's return type"
+)]
+pub trait TestOutcome {
+    /// The failure this outcome stands for, if any.
+    fn failure(self) -> Option<String>;
+}
+
+impl TestOutcome for () {
+    fn failure(self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: fmt::Debug> TestOutcome for Result<(), E> {
+    fn failure(self) -> Option<String> {
+        self.err().map(|error| format!("{error:?}"))
+    }
+}
+
+/// Runs an `async` test body as described in the [module docs](self), and panics with
+/// the report if anything failed. This is what `#[owned_test]` on an `async fn` expands
+/// to.
+///
+/// ```
+/// use ownership_runtime::harness::{run_async, TestConfig};
+/// use ownership_runtime::callers;
+///
+/// async fn body() {
+///     // Plain tokio::spawn runs for the test.
+///     let chain = tokio::spawn(async { callers() }).await.unwrap();
+///     assert_eq!(chain.first().and_then(|actor| actor.name()), Some("docs::body"));
+/// }
+/// run_async(TestConfig::new("docs::body"), body);
+/// ```
+#[track_caller]
+pub fn run_async<F, Fut>(config: TestConfig, body: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+    Fut::Output: TestOutcome,
+{
+    let mut run = TestRun::start(config);
+    if run.ready {
+        match run.runtime() {
+            Ok(runtime) => {
+                let body_thread = thread::current().id();
+                let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                    runtime.block_on(with_timeout(config.timeout, async {
+                        body().await.failure()
+                    }))
+                }));
+                run.body_ended(outcome, body_thread);
+                run.stop_runtime(runtime);
+            }
+            Err(problem) => run.report.push(problem),
+        }
+    }
+    if let Some(report) = run.finish() {
+        panic!("{report}");
+    }
+}
+
+/// Runs a plain (not `async`) test body as described in the [module docs](self), on a
+/// thread of its own that runs for the test, and panics with the report if anything
+/// failed. This is what `#[owned_test]` on a plain `fn` expands to.
+///
+/// ```
+/// use ownership_runtime::harness::{run_sync, TestConfig};
+/// use ownership_runtime::callers;
+///
+/// fn body() -> Result<(), String> {
+///     let chain = ownership_runtime::thread::spawn(callers).join().unwrap();
+///     match chain.first().and_then(|actor| actor.name()) {
+///         Some("docs::sync_body") => Ok(()),
+///         other => Err(format!("ran for {other:?}")),
+///     }
+/// }
+/// run_sync(TestConfig::new("docs::sync_body"), body);
+/// ```
+#[track_caller]
+pub fn run_sync<F, T>(config: TestConfig, body: F)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: TestOutcome + Send + 'static,
+{
+    let mut run = TestRun::start(config);
+    if run.ready {
+        let chain = run.actor.chain();
+        let (sender, receiver) = mpsc::channel();
+        let spawned = thread::Builder::new()
+            .name(config.name.to_owned())
+            .spawn(move || {
+                let outcome = panic::catch_unwind(AssertUnwindSafe(|| chain.in_scope(body)))
+                    .map(|outcome| outcome.failure());
+                // The harness may have stopped waiting (timeout): nobody to tell then.
+                let _ = sender.send(outcome);
+            });
+        match spawned {
+            Ok(handle) => {
+                let body_thread = handle.thread().id();
+                let outcome = match config.timeout {
+                    Some(timeout) => receiver.recv_timeout(timeout).ok(),
+                    None => receiver.recv().ok(),
+                };
+                match outcome {
+                    Some(outcome) => run.body_ended(outcome.map(Some), body_thread),
+                    // Timed out: the thread can't be stopped; it is left behind.
+                    None => run.body_ended(Ok(None), body_thread),
+                }
+            }
+            Err(error) => run.report.push(Problem::Setup(format!(
+                "could not start the test's thread: {error}"
+            ))),
+        }
+    }
+    if let Some(report) = run.finish() {
+        panic!("{report}");
+    }
+}
+
+/// Runs `body`, or gives up after `timeout` of wall-clock time (`None`).
+async fn with_timeout<F: Future>(timeout: Option<Duration>, body: F) -> Option<F::Output> {
+    let Some(timeout) = timeout else {
+        return Some(body.await);
+    };
+    // A thread of its own counts real time, so a paused runtime clock can't skip ahead.
+    let (expired, expired_signal) = tokio::sync::oneshot::channel::<()>();
+    let (done, done_signal) = mpsc::channel::<()>();
+    let watchdog = thread::spawn(move || {
+        if done_signal.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
+            let _ = expired.send(());
+        }
+    });
+    let outcome = tokio::select! {
+        biased;
+        outcome = body => Some(outcome),
+        _ = expired_signal => None,
+    };
+    drop(done);
+    let _ = watchdog.join();
+    outcome
+}
+
+/// One test from start to report.
+struct TestRun {
+    config: TestConfig,
+    report: Report,
+    /// The hooks, in order; the first `started` ran `before` successfully.
+    hooks: Vec<&'static AdapterHook>,
+    started: usize,
+    /// The servers switched to shared mode for this test.
+    shared_servers: Vec<&'static dyn ModeSwitch>,
+    /// Whether setup succeeded and the body may run.
+    ready: bool,
+    /// The thread the body ran on, once it ran.
+    body_thread: Option<ThreadId>,
+    /// How many tasks were still alive when the body ended.
+    outlived: usize,
+    actor: Actor,
+    /// Declared last: left after everything else is released.
+    _gate: gate::GatePass,
+}
+
+impl TestRun {
+    fn start(config: TestConfig) -> TestRun {
+        let gate = gate::enter(config.shared);
+        let actor = Actor::named(config.name);
+        panics::start(actor.id());
+        let mut run = TestRun {
+            config,
+            report: Report::new(config.name),
+            hooks: hooks::registered(),
+            started: 0,
+            shared_servers: Vec::new(),
+            ready: true,
+            body_thread: None,
+            outlived: 0,
+            actor,
+            _gate: gate,
+        };
+        if config.shared {
+            run.enter_shared_mode();
+        }
+        run.run_before_hooks();
+        run
+    }
+
+    fn context(&self) -> TestContext {
+        TestContext {
+            name: self.config.name,
+            actor: self.actor.id(),
+            shared: self.config.shared,
+        }
+    }
+
+    fn enter_shared_mode(&mut self) {
+        for hook in &self.hooks {
+            for server in hook.mode_servers() {
+                self.shared_servers.push(server);
+                if let Err(error) = server.switch_mode(Mode::Shared(self.actor.id())) {
+                    self.report.push(Problem::Setup(error.to_string()));
+                    self.ready = false;
+                }
+            }
+        }
+    }
+
+    fn run_before_hooks(&mut self) {
+        let context = self.context();
+        let _entered = self.actor.enter();
+        while self.ready && self.started < self.hooks.len() {
+            let hook = self.hooks[self.started];
+            let outcome = panic::catch_unwind(|| hook.run_before(&context));
+            let message = match outcome {
+                Ok(Ok(())) => {
+                    self.started += 1;
+                    continue;
+                }
+                Ok(Err(failure)) => failure.message().to_owned(),
+                Err(payload) => format!("panicked: {}", panics::payload_message(&*payload)),
+            };
+            self.report.push(Problem::Hook {
+                adapter: hook.name(),
+                stage: "before the test",
+                message,
+            });
+            self.ready = false;
+        }
+    }
+
+    /// Builds the test's runtime, as its options say.
+    fn runtime(&self) -> Result<CallersRuntime, Problem> {
+        let config = &self.config;
+        let mut builder = match config.flavor {
+            Flavor::CurrentThread => Builder::new_current_thread(),
+            Flavor::MultiThread => Builder::new_multi_thread(),
+        };
+        if let Some(threads) = config.worker_threads {
+            if config.flavor == Flavor::CurrentThread || threads == 0 {
+                return Err(Problem::Setup(format!(
+                    "`worker_threads = {threads}` needs `flavor = \"multi_thread\"` and at least one thread"
+                )));
+            }
+            builder.worker_threads(threads);
+        }
+        if config.start_paused {
+            if config.flavor == Flavor::MultiThread {
+                return Err(Problem::Setup(
+                    "`start_paused` needs `flavor = \"current_thread\"` (tokio can only pause the \
+                     clock of a current-thread runtime)"
+                        .to_owned(),
+                ));
+            }
+            builder.start_paused(true);
+        }
+        builder.enable_all();
+        build_runtime(&mut builder, self.actor.chain()).map_err(|error| {
+            Problem::Setup(format!("could not build the test's tokio runtime: {error}"))
+        })
+    }
+
+    /// Records how the body ended: `Ok(None)` is a timeout, `Ok(Some(failure))` a return.
+    fn body_ended(
+        &mut self,
+        outcome: thread::Result<Option<Option<String>>>,
+        body_thread: ThreadId,
+    ) {
+        match outcome {
+            Ok(Some(None)) => {}
+            Ok(Some(Some(error))) => self.report.push(Problem::BodyFailed(error)),
+            Ok(None) => {
+                let timeout = self.config.timeout.unwrap_or_default();
+                self.report.push(Problem::TimedOut(timeout));
+            }
+            Err(payload) => {
+                // The panic hook has recorded it, with its location.
+                let captured = panics::last_outside_tasks(self.actor.id(), body_thread);
+                self.report.push(Problem::BodyPanicked {
+                    message: panics::payload_message(&*payload),
+                    location: captured.and_then(|panic| panic.location),
+                });
+            }
+        }
+        self.body_thread = Some(body_thread);
+    }
+
+    /// Lets the runtime finish what is ready, counts the tasks still alive, and shuts it
+    /// down (cancelling them) with a bounded wait.
+    fn stop_runtime(&mut self, runtime: CallersRuntime) {
+        let alive = runtime.block_on(async {
+            let metrics = tokio::runtime::Handle::current().metrics();
+            for _ in 0..SETTLE_ROUNDS {
+                if metrics.num_alive_tasks() == 0 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            metrics.num_alive_tasks()
+        });
+        runtime.shutdown_timeout(SHUTDOWN_WAIT);
+        if alive > 0 {
+            self.outlived = alive;
+        }
+    }
+
+    /// Runs the `after` hooks, releases everything, and returns the report if anything
+    /// failed.
+    fn finish(mut self) -> Option<Report> {
+        let context = self.context();
+        {
+            let _entered = self.actor.enter();
+            for hook in self.hooks[..self.started].iter().rev() {
+                let outcome = panic::catch_unwind(|| hook.run_after(&context));
+                let messages = match outcome {
+                    Ok(failures) => failures
+                        .into_iter()
+                        .map(|failure| failure.message().to_owned())
+                        .collect(),
+                    Err(payload) => {
+                        vec![format!("panicked: {}", panics::payload_message(&*payload))]
+                    }
+                };
+                for message in messages {
+                    self.report.push(Problem::Hook {
+                        adapter: hook.name(),
+                        stage: "after the test",
+                        message,
+                    });
+                }
+            }
+        }
+        for server in &self.shared_servers {
+            // Switching to private mode can't fail.
+            let _ = server.switch_mode(Mode::Private);
+        }
+        for panic in panics::finish(self.actor.id()) {
+            let the_bodys_own = Some(panic.thread) == self.body_thread && !panic.in_task;
+            if !the_bodys_own {
+                self.report.push(Problem::TaskPanicked(panic));
+            }
+        }
+        if self.outlived > 0 {
+            self.report.push(Problem::TasksOutlived(self.outlived));
+        }
+        let TestRun {
+            actor,
+            mut report,
+            _gate: gate,
+            ..
+        } = self;
+        // The actor goes down: every server releases what the test owned. Dropping an
+        // adapter's metadata may panic (an unverified mock): that fails the test too.
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(actor))) {
+            report.push(Problem::Release(panics::payload_message(&*payload)));
+        }
+        drop(gate);
+        report.has_problems().then_some(report)
+    }
+}

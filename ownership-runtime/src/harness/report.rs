@@ -1,0 +1,115 @@
+//! The failure report: everything that went wrong in one test, in one message.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::panics::CapturedPanic;
+
+/// One thing that went wrong, in the order the report lists them.
+#[derive(Debug)]
+pub(crate) enum Problem {
+    /// The harness could not set the test up (its runtime, shared mode).
+    Setup(String),
+    /// The body panicked.
+    BodyPanicked {
+        message: String,
+        location: Option<String>,
+    },
+    /// The body returned `Err`.
+    BodyFailed(String),
+    /// The body ran past its timeout.
+    TimedOut(Duration),
+    /// An adapter's hook reported a failure (or panicked).
+    Hook {
+        adapter: &'static str,
+        stage: &'static str,
+        message: String,
+    },
+    /// A task or thread of the test panicked.
+    TaskPanicked(CapturedPanic),
+    /// Tasks were still running when the test ended.
+    TasksOutlived(usize),
+    /// Releasing the test's resources (its actor going down) panicked.
+    Release(String),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Setup(message) => write!(f, "the test could not be set up: {message}"),
+            Problem::BodyPanicked { message, location } => {
+                f.write_str("the test panicked")?;
+                if let Some(location) = location {
+                    write!(f, " at {location}")?;
+                }
+                write!(f, ": {message}")
+            }
+            Problem::BodyFailed(error) => write!(f, "the test returned an error: {error}"),
+            Problem::TimedOut(timeout) => write!(
+                f,
+                "the test timed out after {timeout:?} (its `timeout` option) and was cancelled; \
+                 raise the timeout, or find what it waits for (a lock, a connection, a task \
+                 that never ends)"
+            ),
+            Problem::Hook {
+                adapter,
+                stage,
+                message,
+            } => write!(f, "{adapter} ({stage}): {message}"),
+            Problem::TaskPanicked(panic) => {
+                let place = if panic.in_task { "a task" } else { "a thread" };
+                write!(f, "{place} of the test panicked")?;
+                if let Some(name) = &panic.thread_name {
+                    write!(f, " (on thread `{name}`)")?;
+                }
+                if let Some(location) = &panic.location {
+                    write!(f, " at {location}")?;
+                }
+                write!(f, ": {}", panic.message)
+            }
+            Problem::TasksOutlived(count) => write!(
+                f,
+                "{count} task(s) spawned by the test were still running when it ended, and were \
+                 cancelled; await the tasks a test spawns (or abort them through their \
+                 `JoinHandle`) before it returns"
+            ),
+            Problem::Release(message) => {
+                write!(f, "releasing the test's resources panicked: {message}")
+            }
+        }
+    }
+}
+
+/// Everything that went wrong in one test.
+#[derive(Debug)]
+pub(crate) struct Report {
+    test: &'static str,
+    problems: Vec<Problem>,
+}
+
+impl Report {
+    pub(crate) fn new(test: &'static str) -> Report {
+        Report {
+            test,
+            problems: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    pub(crate) fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "owned test `{}` failed:", self.test)?;
+        for (number, problem) in self.problems.iter().enumerate() {
+            write!(f, "\n  {}. {problem}", number + 1)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,273 @@
+//! The harness's hooks and failure reports, read from real test runs.
+//!
+//! The `fixture_*` tests fail on purpose and are `#[ignore]`d, so they never run on their
+//! own; the `report_*` tests run them by starting this test binary again as a subprocess
+//! (one fixture per process, as nextest does, and all in one process, as `cargo test`
+//! does) and read what it printed.
+
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ownership_runtime::harness::{AdapterHook, Failure, TestConfig, TestContext, run_async};
+use ownership_runtime::{inventory, owned_test};
+
+// Three adapters. They act only for tests whose name says so, since every test of this
+// binary runs them.
+
+/// What the hooks did, for tests that run the harness in this process.
+static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn event(test: &TestContext, what: &str) {
+    if test.name().contains("hook") {
+        let line = format!("event: {what}");
+        println!("{line}"); // seen by the report tests in the subprocess's output
+        EVENTS.lock().unwrap().push(line);
+    }
+}
+
+fn before_a(test: &TestContext) -> Result<(), Failure> {
+    event(test, "adapter-a before");
+    Ok(())
+}
+
+fn after_a(test: &TestContext) -> Vec<Failure> {
+    event(test, "adapter-a after");
+    Vec::new()
+}
+
+fn before_b(test: &TestContext) -> Result<(), Failure> {
+    event(test, "adapter-b before");
+    Ok(())
+}
+
+fn after_b(test: &TestContext) -> Vec<Failure> {
+    event(test, "adapter-b after");
+    if test.name().contains("fails_in_hook") {
+        vec![Failure::new(
+            "MockGateway::charge: expected 1 call, got 0; call it, or remove the expectation",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+fn before_c(test: &TestContext) -> Result<(), Failure> {
+    if test.name().contains("fails_before") {
+        return Err(Failure::new(
+            "no database at 127.0.0.1:1; start it or set DATABASE_URL",
+        ));
+    }
+    event(test, "adapter-c before");
+    Ok(())
+}
+
+fn after_c(test: &TestContext) -> Vec<Failure> {
+    event(test, "adapter-c after");
+    Vec::new()
+}
+
+// Submitted out of order on purpose: the harness orders hooks by name.
+inventory::submit! { AdapterHook::new("adapter-c").before(before_c).after(after_c) }
+inventory::submit! { AdapterHook::new("adapter-a").before(before_a).after(after_a) }
+inventory::submit! { AdapterHook::new("adapter-b").before(before_b).after(after_b) }
+
+#[test]
+fn hooks_run_before_in_name_order_and_after_in_reverse() {
+    run_async(TestConfig::new("harness_report::hook_order"), || async {
+        EVENTS.lock().unwrap().push("event: body".to_owned());
+    });
+    let events = EVENTS.lock().unwrap().clone();
+    let mine: Vec<&str> = events.iter().map(String::as_str).collect();
+    assert_eq!(
+        mine,
+        [
+            "event: adapter-a before",
+            "event: adapter-b before",
+            "event: adapter-c before",
+            "event: body",
+            "event: adapter-c after",
+            "event: adapter-b after",
+            "event: adapter-a after",
+        ]
+    );
+}
+
+// ---- fixtures: each fails on purpose ----
+
+#[owned_test]
+#[ignore = "fixture: run by the report tests in a subprocess"]
+async fn fixture_everything_fails_in_hook() {
+    // A task nobody awaits panics; another never ends.
+    tokio::spawn(async { panic!("the background task broke") });
+    tokio::spawn(std::future::pending::<()>());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    panic!("the body broke");
+}
+
+#[owned_test(timeout = "100ms")]
+#[ignore = "fixture: run by the report tests in a subprocess"]
+async fn fixture_times_out() {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[owned_test(timeout = "100ms")]
+#[ignore = "fixture: run by the report tests in a subprocess"]
+fn fixture_sync_times_out() {
+    std::thread::sleep(Duration::from_secs(10));
+}
+
+#[owned_test]
+#[ignore = "fixture: run by the report tests in a subprocess"]
+async fn fixture_returns_err() -> Result<(), String> {
+    Err("the invoice total is negative".to_owned())
+}
+
+#[owned_test]
+#[ignore = "fixture: run by the report tests in a subprocess"]
+async fn fixture_hook_fails_before() {
+    panic!("the body must not run when a before hook fails");
+}
+
+#[owned_test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixture: run by the report tests in a subprocess"]
+async fn fixture_task_panics_on_a_worker() {
+    let task = tokio::spawn(async { panic!("a worker task broke") });
+    // The body even observes the panic; the report still lists it.
+    assert!(task.await.unwrap_err().is_panic());
+}
+
+// ---- the report tests ----
+
+/// Runs this binary again with `args` and returns what it printed.
+fn run_this_binary(args: &[&str]) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .output()
+        .unwrap();
+    let printed = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !output.status.success(),
+        "the fixtures must fail:\n{printed}"
+    );
+    printed
+}
+
+/// Runs one fixture in a process of its own, as nextest does.
+fn run_fixture(name: &str) -> String {
+    let printed = run_this_binary(&["--ignored", "--exact", name, "--test-threads=1"]);
+    assert!(printed.contains("1 failed"), "{printed}");
+    printed
+}
+
+/// Asserts that `parts` appear in `text` in this order.
+fn assert_in_order(text: &str, parts: &[&str]) {
+    let mut rest = text;
+    for part in parts {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => panic!("expected {part:?} (in this order: {parts:?}) in:\n{text}"),
+        }
+    }
+}
+
+const EVERYTHING: &[&str] = &[
+    "owned test `harness_report::fixture_everything_fails_in_hook` failed:",
+    "1. the test panicked at ownership-runtime/tests/harness_report.rs:",
+    ": the body broke",
+    "2. adapter-b (after the test): MockGateway::charge: expected 1 call, got 0",
+    "3. a task of the test panicked",
+    "at ownership-runtime/tests/harness_report.rs:",
+    ": the background task broke",
+    "4. 1 task(s) spawned by the test were still running when it ended, and were cancelled",
+];
+
+#[test]
+fn report_lists_the_body_the_hooks_the_task_panics_and_the_leaked_tasks_in_order() {
+    let printed = run_fixture("fixture_everything_fails_in_hook");
+    assert_in_order(&printed, EVERYTHING);
+    // After hooks ran in reverse order, after the body.
+    assert_in_order(
+        &printed,
+        &[
+            "event: adapter-a before",
+            "event: adapter-b before",
+            "event: adapter-c before",
+            "event: adapter-c after",
+            "event: adapter-b after",
+            "event: adapter-a after",
+        ],
+    );
+}
+
+#[test]
+fn report_names_the_timeout() {
+    let printed = run_fixture("fixture_times_out");
+    assert_in_order(
+        &printed,
+        &[
+            "owned test `harness_report::fixture_times_out` failed:",
+            "1. the test timed out after 100ms (its `timeout` option) and was cancelled",
+        ],
+    );
+    let printed = run_fixture("fixture_sync_times_out");
+    assert!(
+        printed.contains("1. the test timed out after 100ms"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn report_shows_the_err_a_test_returned() {
+    let printed = run_fixture("fixture_returns_err");
+    assert!(
+        printed.contains("1. the test returned an error: \"the invoice total is negative\""),
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_failing_before_hook_skips_the_body_but_runs_the_after_hooks_that_started() {
+    let printed = run_fixture("fixture_hook_fails_before");
+    assert!(
+        printed.contains(
+            "1. adapter-c (before the test): no database at 127.0.0.1:1; start it or set DATABASE_URL"
+        ),
+        "{printed}"
+    );
+    assert!(!printed.contains("the body must not run"), "{printed}");
+    assert!(!printed.contains("event: adapter-c after"), "{printed}");
+    assert_in_order(
+        &printed,
+        &["event: adapter-b after", "event: adapter-a after"],
+    );
+}
+
+#[test]
+fn report_lists_a_task_panic_even_when_the_body_observed_it() {
+    let printed = run_fixture("fixture_task_panics_on_a_worker");
+    assert_in_order(
+        &printed,
+        &["1. a task of the test panicked", ": a worker task broke"],
+    );
+}
+
+#[test]
+fn the_fixtures_fail_the_same_way_when_run_together_in_one_process() {
+    let printed = run_this_binary(&["--ignored", "fixture_", "--test-threads=2"]);
+    assert!(printed.contains("0 passed; 6 failed"), "{printed}");
+    assert_in_order(&printed, EVERYTHING);
+    for expected in [
+        "owned test `harness_report::fixture_times_out` failed:",
+        "owned test `harness_report::fixture_sync_times_out` failed:",
+        "1. the test returned an error: \"the invoice total is negative\"",
+        "1. adapter-c (before the test): no database at 127.0.0.1:1",
+        ": a worker task broke",
+    ] {
+        assert!(printed.contains(expected), "{expected:?} in:\n{printed}");
+    }
+}
