@@ -16,7 +16,10 @@
 //! - propagation: [`spawn`], [`spawn_blocking`], [`thread::spawn`],
 //!   [`Propagate::in_current_callers`], and [`build_runtime`] for a tokio runtime whose
 //!   every thread runs for a chain;
-//! - [`Ownership<K, M>`]: the ownership server (owners, allowances, modes, cleanup).
+//! - [`Ownership<K, M>`]: the ownership server (owners, allowances, modes, cleanup);
+//! - [`owned_test`] and the [`harness`] it expands to: each test runs as its own actor on
+//!   its own runtime, shared tests run alone, adapters hook in, and one report lists
+//!   everything that went wrong.
 //!
 //! # Example
 //!
