@@ -65,8 +65,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod actor;
+mod background;
 mod callers;
 mod error;
+pub mod flight;
 pub mod harness;
 pub(crate) mod monitor;
 mod ownership;

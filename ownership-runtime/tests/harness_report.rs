@@ -9,8 +9,12 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ownership_runtime::harness::{AdapterHook, Failure, TestConfig, TestContext, run_async};
-use ownership_runtime::{inventory, owned_test};
+use std::sync::LazyLock;
+
+use ownership_runtime::harness::{
+    AdapterHook, Failure, ModeSwitch, TestConfig, TestContext, run_async,
+};
+use ownership_runtime::{Mode, Ownership, callers, inventory, owned_test};
 
 // Three adapters. They act only for tests whose name says so, since every test of this
 // binary runs them.
@@ -71,6 +75,30 @@ fn after_c(test: &TestContext) -> Vec<Failure> {
 inventory::submit! { AdapterHook::new("adapter-c").before(before_c).after(after_c) }
 inventory::submit! { AdapterHook::new("adapter-a").before(before_a).after(after_a) }
 inventory::submit! { AdapterHook::new("adapter-b").before(before_b).after(after_b) }
+
+/// An adapter's ownership server, registered for shared mode.
+static MOCKS: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(Ownership::new);
+
+fn mode_servers() -> Vec<&'static dyn ModeSwitch> {
+    vec![&*MOCKS]
+}
+
+inventory::submit! { AdapterHook::new("adapter-with-server").servers(mode_servers) }
+
+#[test]
+fn a_shared_test_puts_registered_servers_in_shared_mode_for_its_duration() {
+    run_async(
+        TestConfig::new("harness_report::shared").shared(true),
+        || async {
+            let test = callers()[0];
+            assert_eq!(MOCKS.mode(), Mode::Shared(test));
+        },
+    );
+    assert_eq!(MOCKS.mode(), Mode::Private);
+    run_async(TestConfig::new("harness_report::private"), || async {
+        assert_eq!(MOCKS.mode(), Mode::Private);
+    });
+}
 
 #[test]
 fn hooks_run_before_in_name_order_and_after_in_reverse() {

@@ -53,6 +53,7 @@ use crate::propagate::{CallersRuntime, build_runtime};
 
 pub use self::config::{Flavor, TestConfig};
 pub use self::hooks::{AdapterHook, Failure, ModeSwitch, TestContext};
+pub(crate) use self::panics::payload_message;
 
 /// How long the harness waits for a test's runtime to stop (its blocking tasks to end)
 /// before leaving them behind.
