@@ -73,6 +73,7 @@ pub mod harness;
 pub(crate) mod monitor;
 mod ownership;
 mod propagate;
+pub mod runwide;
 
 pub use actor::{Actor, ActorId};
 pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};

@@ -84,8 +84,12 @@ where
     let results = current_thread().block_on(async {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
-                let (flight, release, runs, loader) =
-                    (flight.clone(), release.clone(), runs.clone(), loader.clone());
+                let (flight, release, runs, loader) = (
+                    flight.clone(),
+                    release.clone(),
+                    runs.clone(),
+                    loader.clone(),
+                );
                 tokio::spawn(async move {
                     flight
                         .fetch("config", move || async move {
@@ -113,9 +117,16 @@ where
 fn every_waiter_gets_the_value_and_exactly_one_of_them_loaded_it() {
     let (results, runs) = eight_waiters(|| async { Ok(42) });
     assert_eq!(runs, 1);
-    let loaded = results.iter().filter(|r| r.as_ref().unwrap().was_loaded()).count();
+    let loaded = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().was_loaded())
+        .count();
     assert_eq!(loaded, 1);
-    assert!(results.iter().all(|r| matches!(r, Ok(Fetched::Loaded(42) | Fetched::Joined(42)))));
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(Fetched::Loaded(42) | Fetched::Joined(42))))
+    );
 }
 
 #[test]
@@ -125,7 +136,11 @@ fn an_error_of_the_loader_reaches_every_waiter() {
     for result in results {
         let error = result.unwrap_err();
         assert!(matches!(error, LoadError::Failed { .. }), "{error:?}");
-        assert!(error.to_string().contains("the loader of \"config\" failed: the schema is locked"));
+        assert!(
+            error
+                .to_string()
+                .contains("the loader of \"config\" failed: the schema is locked")
+        );
     }
 }
 
@@ -152,7 +167,9 @@ fn a_failure_is_not_kept_and_the_next_fetch_runs_the_loader_again() {
         let failed = flight.fetch("k", || async { Err::<u32, _>("down") }).await;
         assert!(failed.is_err());
         let panicked = flight
-            .fetch("k", || async { panic!("still down") as Result<u32, String> })
+            .fetch("k", || async {
+                panic!("still down") as Result<u32, String>
+            })
             .await;
         assert!(matches!(panicked, Err(LoadError::Panicked { .. })));
         let retried = flight.fetch("k", || async { Ok::<_, String>(5) }).await;
@@ -167,8 +184,14 @@ fn a_loader_may_fetch_other_keys() {
     let flight: SingleFlight<&str, u32> = SingleFlight::new();
     let inner = flight.clone();
     let fetched = current_thread().block_on(flight.fetch("total", move || async move {
-        let a = inner.fetch("a", || async { Ok::<_, String>(2) }).await.map_err(|e| e.to_string())?;
-        let b = inner.fetch("b", || async { Ok::<_, String>(3) }).await.map_err(|e| e.to_string())?;
+        let a = inner
+            .fetch("a", || async { Ok::<_, String>(2) })
+            .await
+            .map_err(|e| e.to_string())?;
+        let b = inner
+            .fetch("b", || async { Ok::<_, String>(3) })
+            .await
+            .map_err(|e| e.to_string())?;
         Ok::<_, String>(a.into_value() + b.into_value())
     }));
     assert_eq!(fetched, Ok(Fetched::Loaded(5)));
@@ -231,14 +254,18 @@ fn a_load_outlives_the_runtime_of_the_fetch_that_started_it() {
     release.notify_one();
     let fetched = current_thread().block_on(flight.fetch("k", || async { Ok::<_, String>(2) }));
     let value = fetched.unwrap();
-    assert!(matches!(value, Fetched::Joined(1) | Fetched::Kept(1)), "{value:?}");
+    assert!(
+        matches!(value, Fetched::Joined(1) | Fetched::Kept(1)),
+        "{value:?}"
+    );
 }
 
 #[test]
 fn keep_decides_how_long_values_are_kept() {
     let runtime = current_thread();
     let never: SingleFlight<&str, u32> = SingleFlight::keeping(Keep::Never);
-    let briefly: SingleFlight<&str, u32> = SingleFlight::keeping(Keep::For(Duration::from_millis(1)));
+    let briefly: SingleFlight<&str, u32> =
+        SingleFlight::keeping(Keep::For(Duration::from_millis(1)));
     let long: SingleFlight<&str, u32> = SingleFlight::keeping(Keep::For(Duration::from_secs(3600)));
     runtime.block_on(async {
         let load = || async { Ok::<_, String>(1) };

@@ -1,3 +1,60 @@
-//! End-to-end tests across the workspace's crates live in `tests/tests/`; this library
-//! holds nothing but this note.
+//! Support for the end-to-end tests in `tests/tests/`: finding the database servers, and
+//! saying which server-backed tests were skipped and why.
 #![deny(missing_docs)]
+
+use std::io::Write;
+use std::time::Duration;
+
+/// The PostgreSQL server's URL: `DATABASE_URL`, or the local default.
+///
+/// ```
+/// assert!(ownership_e2e::postgres_url().starts_with("postgres://"));
+/// ```
+pub fn postgres_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
+}
+
+/// Says that `test` was skipped, and why, where the person running the tests sees it:
+/// straight to the process's standard error, past the test harness's output capture.
+///
+/// ```
+/// ownership_e2e::skip("a_test", "no server");
+/// ```
+pub fn skip(test: &str, reason: &str) {
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {reason}");
+}
+
+/// Whether the PostgreSQL server at [`postgres_url`] answers within 5 seconds; if not,
+/// reports `test` as skipped (see [`skip`]).
+pub fn postgres_available(test: &str) -> bool {
+    let url = postgres_url();
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        skip(test, "could not start a tokio runtime");
+        return false;
+    };
+    let reachable = runtime.block_on(async {
+        use sqlx::Connection;
+        tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await
+    });
+    match reachable {
+        Ok(Ok(_)) => true,
+        Ok(Err(error)) => {
+            skip(
+                test,
+                &format!("no PostgreSQL at DATABASE_URL ({url}): {error}"),
+            );
+            false
+        }
+        Err(_) => {
+            skip(
+                test,
+                &format!("PostgreSQL at DATABASE_URL ({url}) did not answer in 5 s"),
+            );
+            false
+        }
+    }
+}

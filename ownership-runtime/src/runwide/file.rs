@@ -1,0 +1,156 @@
+//! The file backend: an OS lock on `<dir>/<name>.lock`, and `<dir>/<name>.done` holding
+//! the id of the run whose setup completed.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::{RunWideError, backoff};
+
+/// The default folder: `ownership-runwide/` in the cargo target directory.
+pub(super) fn default_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let executable = std::env::current_exe().ok()?;
+            executable
+                .ancestors()
+                .find(|folder| folder.join("CACHEDIR.TAG").is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    target.join("ownership-runwide")
+}
+
+/// A file name for `name`: its safe characters, and a hash of it when anything was
+/// replaced (so that different names never share a file).
+fn file_stem(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe == name {
+        safe
+    } else {
+        format!("{safe}-{:016x}", fnv1a(name))
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that is the same on every machine and toolchain.
+pub(super) fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A held file lock. Dropping it closes the file, which releases the lock; so does the
+/// death of the process.
+#[derive(Debug)]
+pub(super) struct FileLock {
+    dir: PathBuf,
+    file: File,
+}
+
+impl FileLock {
+    pub(super) async fn acquire(
+        dir: &Path,
+        name: &str,
+        run_id: &str,
+        deadline: Instant,
+    ) -> Result<FileLock, RunWideError> {
+        let path = dir.join(format!("{}.lock", file_stem(name)));
+        let failed = |message: String| RunWideError::Backend {
+            name: name.to_owned(),
+            place: path.display().to_string(),
+            message,
+        };
+        fs::create_dir_all(dir)
+            .map_err(|error| failed(format!("could not create the folder: {error}")))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|error| failed(format!("could not open the lock file: {error}")))?;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(RunWideError::Timeout {
+                        name: name.to_owned(),
+                        place: path.display().to_string(),
+                        holder: if holder.trim().is_empty() {
+                            String::new()
+                        } else {
+                            format!(", held by {}", holder.trim())
+                        },
+                        waited: started.elapsed(),
+                    });
+                }
+                Err(TryLockError::Error(error)) => {
+                    return Err(failed(format!("could not lock the file: {error}")));
+                }
+            }
+        }
+        // Say who holds it, for the timeout message of whoever waits.
+        let holder = format!("process {} of run {run_id}", std::process::id());
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(holder.as_bytes()));
+        Ok(FileLock {
+            dir: dir.to_path_buf(),
+            file,
+        })
+    }
+
+    fn done_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{}.done", file_stem(name)))
+    }
+
+    pub(super) fn is_done(&self, name: &str, run_id: &str) -> Result<bool, RunWideError> {
+        match fs::read_to_string(self.done_path(name)) {
+            Ok(done_for) => Ok(done_for == run_id),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(RunWideError::Backend {
+                name: name.to_owned(),
+                place: self.done_path(name).display().to_string(),
+                message: format!("could not read the mark of completion: {error}"),
+            }),
+        }
+    }
+
+    pub(super) fn mark_done(&self, name: &str, run_id: &str) -> Result<(), RunWideError> {
+        let done = self.done_path(name);
+        // Written aside and renamed: a process killed meanwhile leaves no half mark.
+        let partial = self
+            .dir
+            .join(format!("{}.done.{}", file_stem(name), std::process::id()));
+        fs::write(&partial, run_id)
+            .and_then(|()| fs::rename(&partial, &done))
+            .map_err(|error| RunWideError::Backend {
+                name: name.to_owned(),
+                place: done.display().to_string(),
+                message: format!("could not mark the setup done: {error}"),
+            })?;
+        // Keep the lock file honest for whoever reads it next.
+        let _ = self.file.sync_all();
+        Ok(())
+    }
+}

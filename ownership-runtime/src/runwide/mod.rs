@@ -1,0 +1,381 @@
+//! One holder per test run: run-wide setup that runs once across all the test processes
+//! of a run, and a run-wide lock for services that only one process may hold.
+//!
+//! GlobalChild (Elixir) for test processes. `cargo test` runs each test binary as a
+//! process; nextest runs one process per test; several CI machines may share one database
+//! server. [`RunWide::once`] makes one of them run a setup (migrations, a template
+//! database, an expensive fixture) while the others wait, and then lets the others see
+//! it done; if the process running it dies (even by `kill -9`), the lock it held is
+//! released by the operating system (or the database server) and the next waiting process
+//! runs the setup itself. [`RunWide::lock`] is the lock on its own, for holding a service.
+//!
+//! # Backends
+//!
+//! - [`RunWide::file`]: an OS file lock (`flock`) under the cargo target directory, for
+//!   the processes of one machine;
+//! - [`RunWide::postgres`] (feature `postgres`): a PostgreSQL advisory lock and a table
+//!   of completed setups, for machines that share one database server.
+//!
+//! # Which run?
+//!
+//! A setup counts as done for one *run*, identified by [`current_run_id`]: the
+//! `OWNERSHIP_RUN_ID` environment variable if set; else nextest's `NEXTEST_RUN_ID`; else
+//! (under `cargo test`, which starts every test binary of one invocation as its child)
+//! the parent process's id and start time. The next `cargo test` is a new run, and runs
+//! the setup again: make setups idempotent (migrations are).
+
+mod file;
+#[cfg(feature = "postgres")]
+mod postgres;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long [`RunWide::once`] and [`RunWide::lock`] wait for another holder by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The identity of the current test run (see the [module docs](self)).
+///
+/// ```
+/// let run = ownership_runtime::runwide::current_run_id();
+/// assert!(!run.is_empty());
+/// assert_eq!(run, ownership_runtime::runwide::current_run_id());
+/// ```
+pub fn current_run_id() -> String {
+    for variable in ["OWNERSHIP_RUN_ID", "NEXTEST_RUN_ID"] {
+        if let Ok(id) = std::env::var(variable)
+            && !id.is_empty()
+        {
+            return id;
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        format!("process-{}", std::process::id())
+    }
+    #[cfg(unix)]
+    run_id_of_parent()
+}
+
+#[cfg(unix)]
+fn run_id_of_parent() -> String {
+    let parent = std::os::unix::process::parent_id();
+    // The parent's start time (in clock ticks since boot) tells a reused pid apart.
+    let started = std::fs::read_to_string(format!("/proc/{parent}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            after_name.split(' ').nth(19).map(str::to_owned)
+        })
+        .unwrap_or_default();
+    format!("parent-{parent}-{started}")
+}
+
+/// What [`RunWide::once`] did.
+///
+/// ```
+/// use ownership_runtime::runwide::Once;
+///
+/// assert!(Once::RanHere.ran_here());
+/// assert!(!Once::AlreadyDone.ran_here());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Once {
+    /// This call ran the setup, to completion.
+    RanHere,
+    /// The setup had already completed in this run (in this process or another).
+    AlreadyDone,
+}
+
+impl Once {
+    /// Whether this call ran the setup.
+    pub fn ran_here(self) -> bool {
+        self == Once::RanHere
+    }
+}
+
+/// Why a run-wide operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunWideError {
+    /// Another process held the lock for longer than the timeout.
+    #[error(
+        "waited {waited:?} for the run-wide lock `{name}` ({place}){holder}, and gave up. The \
+         holder may hang in its setup: look at that process, or raise the wait with \
+         `RunWide::timeout`"
+    )]
+    Timeout {
+        /// The lock's name.
+        name: String,
+        /// Where the lock lives (a file, a database).
+        place: String,
+        /// Who held it, if known (`", held by ..."`).
+        holder: String,
+        /// How long this process waited.
+        waited: Duration,
+    },
+    /// The setup returned an error. It is not marked done: the next process (or call)
+    /// runs it again.
+    #[error(
+        "the run-wide setup `{name}` failed: {message}. It is not marked done, so the next \
+         process that needs it runs it again"
+    )]
+    SetupFailed {
+        /// The setup's name.
+        name: String,
+        /// The setup's error, as `Display` shows it.
+        message: String,
+    },
+    /// The backend failed (a file could not be written, the database could not be
+    /// reached).
+    #[error("the run-wide lock `{name}` failed at {place}: {message}")]
+    Backend {
+        /// The lock's name.
+        name: String,
+        /// Where (a path, a database).
+        place: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Where the locks and the marks of completed setups live.
+#[derive(Debug, Clone)]
+enum Backend {
+    File(PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+/// Run-wide locks and once-per-run setups (see the [module docs](self)).
+///
+/// ```
+/// use ownership_runtime::runwide::{Once, RunWide};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # let dir = std::env::temp_dir().join(format!("runwide-doc-{}", std::process::id()));
+/// let run_wide = RunWide::file_in(&dir);
+/// let first = run_wide.once("schema", || async { Ok::<_, String>(()) }).await.unwrap();
+/// let second = run_wide.once("schema", || async { Ok::<_, String>(()) }).await.unwrap();
+/// assert_eq!((first, second), (Once::RanHere, Once::AlreadyDone));
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct RunWide {
+    backend: Backend,
+    run_id: String,
+    timeout: Duration,
+}
+
+/// A held run-wide lock (see [`RunWide::lock`]). Dropping it releases the lock, and so
+/// does the death of the process.
+#[derive(Debug)]
+pub struct RunWideLock {
+    held: Held,
+}
+
+#[derive(Debug)]
+enum Held {
+    File(file::FileLock),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgLock),
+}
+
+impl RunWideLock {
+    /// Releases the lock now (dropping it does too, without waiting).
+    pub async fn release(self) {
+        match self.held {
+            Held::File(lock) => drop(lock),
+            #[cfg(feature = "postgres")]
+            Held::Postgres(lock) => lock.release().await,
+        }
+    }
+}
+
+impl RunWide {
+    /// File locks in `ownership-runwide/` under the cargo target directory (found from the
+    /// running executable: the nearest folder above it that holds cargo's
+    /// `CACHEDIR.TAG`), or under the system's temporary folder outside a target directory.
+    ///
+    /// ```
+    /// let run_wide = ownership_runtime::runwide::RunWide::file();
+    /// assert!(run_wide.place().ends_with("ownership-runwide"));
+    /// ```
+    pub fn file() -> RunWide {
+        RunWide::file_in(file::default_dir())
+    }
+
+    /// File locks in `dir` (created if needed). Every process of a run must use the same.
+    ///
+    /// ```
+    /// let run_wide = ownership_runtime::runwide::RunWide::file_in("/tmp/locks");
+    /// assert_eq!(run_wide.place(), "/tmp/locks");
+    /// ```
+    pub fn file_in(dir: impl Into<PathBuf>) -> RunWide {
+        RunWide::with_backend(Backend::File(dir.into()))
+    }
+
+    /// A PostgreSQL advisory lock, and a table `ownership_runwide_done` of completed
+    /// setups, on the server at `url`: for processes on several machines that share it.
+    ///
+    /// ```no_run
+    /// let run_wide = ownership_runtime::runwide::RunWide::postgres("postgres://root@127.0.0.1/test");
+    /// # let _ = run_wide;
+    /// ```
+    #[cfg(feature = "postgres")]
+    pub fn postgres(url: impl Into<String>) -> RunWide {
+        RunWide::with_backend(Backend::Postgres(url.into()))
+    }
+
+    fn with_backend(backend: Backend) -> RunWide {
+        RunWide {
+            backend,
+            run_id: current_run_id(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Uses `run_id` instead of [`current_run_id`] (for tests of setups, or runs that
+    /// span several commands).
+    ///
+    /// ```
+    /// let run_wide = ownership_runtime::runwide::RunWide::file().with_run_id("ci-4711");
+    /// assert_eq!(run_wide.run_id(), "ci-4711");
+    /// ```
+    pub fn with_run_id(mut self, run_id: impl Into<String>) -> RunWide {
+        self.run_id = run_id.into();
+        self
+    }
+
+    /// Waits at most `timeout` for another holder of a lock ([`DEFAULT_TIMEOUT`] unless
+    /// set).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let run_wide = ownership_runtime::runwide::RunWide::file().timeout(Duration::from_secs(30));
+    /// # let _ = run_wide;
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> RunWide {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The run this instance counts setups for.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Where the locks live: a folder, or a database URL (its password hidden).
+    pub fn place(&self) -> String {
+        match &self.backend {
+            Backend::File(dir) => dir.display().to_string(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(url) => postgres::redact(url),
+        }
+    }
+
+    /// Takes the run-wide lock `name`, waiting while another process (or another call in
+    /// this one) holds it, at most for the timeout. Hold it while you run a service only
+    /// one process may run.
+    ///
+    /// # Errors
+    ///
+    /// [`RunWideError::Timeout`] after the timeout; [`RunWideError::Backend`] when the
+    /// lock can't be reached.
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::RunWide;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let dir = std::env::temp_dir().join(format!("runwide-lock-doc-{}", std::process::id()));
+    /// let run_wide = RunWide::file_in(&dir);
+    /// let held = run_wide.lock("mail-server").await.unwrap();
+    /// // ... run the service ...
+    /// held.release().await;
+    /// # });
+    /// ```
+    pub async fn lock(&self, name: &str) -> Result<RunWideLock, RunWideError> {
+        let deadline = Instant::now() + self.timeout;
+        let held = match &self.backend {
+            Backend::File(dir) => {
+                Held::File(file::FileLock::acquire(dir, name, &self.run_id, deadline).await?)
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(url) => {
+                Held::Postgres(postgres::PgLock::acquire(url, name, deadline).await?)
+            }
+        };
+        Ok(RunWideLock { held })
+    }
+
+    /// Runs `setup` once in this run, across every process of it: the first caller runs
+    /// it under the run-wide lock `name` while the others wait, and then finds it done. If
+    /// the process running it dies, the next waiting one runs it. A setup that fails is
+    /// not marked done.
+    ///
+    /// # Errors
+    ///
+    /// [`RunWideError::SetupFailed`] with the setup's error; the errors of
+    /// [`RunWide::lock`].
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::{Once, RunWide};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let dir = std::env::temp_dir().join(format!("runwide-once-doc-{}", std::process::id()));
+    /// let run_wide = RunWide::file_in(&dir).with_run_id("doc");
+    /// let failed = run_wide.once("fixtures", || async { Err("no disk") }).await;
+    /// assert!(failed.unwrap_err().to_string().contains("no disk"));
+    /// let retried = run_wide.once("fixtures", || async { Ok::<_, &str>(()) }).await.unwrap();
+    /// assert_eq!(retried, Once::RanHere);
+    /// # });
+    /// ```
+    pub async fn once<F, Fut, E>(&self, name: &str, setup: F) -> Result<Once, RunWideError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: fmt::Display,
+    {
+        let mut lock = self.lock(name).await?;
+        if lock.is_done(name, &self.run_id).await? {
+            lock.release().await;
+            return Ok(Once::AlreadyDone);
+        }
+        if let Err(error) = setup().await {
+            lock.release().await;
+            return Err(RunWideError::SetupFailed {
+                name: name.to_owned(),
+                message: error.to_string(),
+            });
+        }
+        lock.mark_done(name, &self.run_id).await?;
+        lock.release().await;
+        Ok(Once::RanHere)
+    }
+}
+
+impl RunWideLock {
+    async fn is_done(&mut self, name: &str, run_id: &str) -> Result<bool, RunWideError> {
+        match &mut self.held {
+            Held::File(lock) => lock.is_done(name, run_id),
+            #[cfg(feature = "postgres")]
+            Held::Postgres(lock) => lock.is_done(name, run_id).await,
+        }
+    }
+
+    async fn mark_done(&mut self, name: &str, run_id: &str) -> Result<(), RunWideError> {
+        match &mut self.held {
+            Held::File(lock) => lock.mark_done(name, run_id),
+            #[cfg(feature = "postgres")]
+            Held::Postgres(lock) => lock.mark_done(name, run_id).await,
+        }
+    }
+}
+
+/// The pause between two attempts at a held lock: short at first, then longer.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(10 * u64::from(attempt.min(20)))
+}
