@@ -18,10 +18,21 @@ pub fn postgres_url() -> String {
 /// Says that `test` was skipped, and why, where the person running the tests sees it:
 /// straight to the process's standard error, past the test harness's output capture.
 ///
+/// # Panics
+///
+/// Under `CI=true`, where every server must be up: a skipped test is a failure there.
+///
 /// ```
+/// # if std::env::var("CI").as_deref() != Ok("true") {
 /// ownership_e2e::skip("a_test", "no server");
+/// # }
 /// ```
 pub fn skip(test: &str, reason: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{test} needs its server, and CI=true: {reason}. .ci/run starts the servers; see why it didn't"
+        );
+    }
     let _ = writeln!(std::io::stderr(), "skipped {test}: {reason}");
 }
 
