@@ -1,5 +1,8 @@
 //! A small process-wide tokio runtime for work that must not belong to any one test.
 //!
+//! Adapters use it to open, drive in the background and close resources that outlive any
+//! one test (a database pool's connections).
+//!
 //! Each owned test has a runtime of its own that shuts down when the test ends. Work that
 //! serves many tests (a shared load, a pool's connections) would be cancelled, or break,
 //! if it ran on one of them, so it runs here: one worker thread, started on first use,
@@ -19,7 +22,12 @@ static BACKGROUND: LazyLock<Result<Runtime, String>> = LazyLock::new(|| {
 });
 
 /// A handle to the background runtime, or why it could not start.
-pub(crate) fn handle() -> Result<&'static Handle, String> {
+///
+/// ```
+/// let handle = ownership_runtime::background::handle().unwrap();
+/// assert_eq!(handle.block_on(async { 1 + 1 }), 2);
+/// ```
+pub fn handle() -> Result<&'static Handle, String> {
     BACKGROUND
         .as_ref()
         .map(Runtime::handle)

@@ -65,7 +65,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod actor;
-mod background;
+pub mod background;
 mod callers;
 mod error;
 pub mod flight;

@@ -1,8 +1,34 @@
-//! Per-test database sandboxes for sqlx, on PostgreSQL, MySQL/MariaDB and SQLite.
+//! Per-test database sandboxes for sqlx: Ecto's SQL sandbox for Rust.
 //!
-//! Status: not built yet. It will be Ecto's SQL sandbox rebuilt on sqlx and on
-//! [`ownership_runtime::Ownership`]: each test checks out one connection inside a
-//! transaction that is rolled back when the test ends, so tests run concurrently against
-//! one database migrated once and leave nothing behind. Until then this crate exports
-//! nothing.
+//! Each test checks out one connection, inside a transaction that is rolled back when the
+//! test ends; the test's tasks (and actors it allows) run their queries on it. Tests run
+//! concurrently against one database, migrated once per run, and leave nothing behind.
+//!
+//! - [`Sandbox`]: the pool of test connections, its [modes](SandboxMode) (manual, auto,
+//!   shared), and checkout, checkin and allow;
+//! - [`SandboxPool`]: what app code queries through, an `sqlx::Executor`: the real pool in
+//!   production, the test's connection under a sandbox. Transactions the app begins become
+//!   savepoints inside the test's transaction; on PostgreSQL a failing statement is fenced
+//!   by a savepoint so it doesn't abort the rest of the test.
+//!
+//! The harness hook (registered with `inventory`) checks every test's connection in when
+//! the test ends, and reports a sandbox transaction that app code ended.
+//!
+//! Status: PostgreSQL and MySQL/MariaDB by transaction rollback. SQLite templates and
+//! `TemplateDatabase` are not built yet.
 #![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+mod backend;
+mod conn;
+mod error;
+mod handle;
+mod hook;
+mod sandbox;
+
+pub use backend::{IsolationLevel, SandboxDatabase};
+pub use error::{SandboxError, SandboxMode};
+pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
+pub use sandbox::{
+    Allow, Checkin, Checkout, CheckoutOptions, DEFAULT_OWNERSHIP_TIMEOUT, Sandbox, SandboxBuilder,
+};

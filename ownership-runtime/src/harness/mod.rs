@@ -61,7 +61,11 @@ const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
 
 /// How many times the harness lets the runtime run its ready tasks to completion before
 /// counting the tasks that outlived the test.
-const SETTLE_ROUNDS: usize = 16;
+const SETTLE_ROUNDS: usize = 64;
+
+/// The pause between the later settling rounds (at most about 30 ms in all, and only
+/// while tasks are still counted alive).
+const SETTLE_PAUSE: Duration = Duration::from_millis(1);
 
 /// What a test body returns: `()` or `Result<(), E>` with `E: Debug`.
 ///
@@ -365,11 +369,16 @@ impl TestRun {
     fn stop_runtime(&mut self, runtime: CallersRuntime) {
         let alive = runtime.block_on(async {
             let metrics = tokio::runtime::Handle::current().metrics();
-            for _ in 0..SETTLE_ROUNDS {
+            for round in 0..SETTLE_ROUNDS {
                 if metrics.num_alive_tasks() == 0 {
                     break;
                 }
                 tokio::task::yield_now().await;
+                if round >= SETTLE_ROUNDS / 2 {
+                    // A multi-thread runtime counts a finished task out a little after it
+                    // ends, on its worker: give the workers real time.
+                    std::thread::sleep(SETTLE_PAUSE);
+                }
             }
             metrics.num_alive_tasks()
         });

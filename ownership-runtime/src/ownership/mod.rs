@@ -458,6 +458,27 @@ where
         self.server.get_owned(owner)
     }
 
+    /// A copy of the metadata `owner` holds for `key`, if it owns the key (and no update
+    /// function is replacing it right now). The cheap way to reach one key's metadata on
+    /// a hot path; keep `M` cheap to clone (an `Arc`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ownership_runtime::{Actor, Ownership};
+    ///
+    /// let server: Ownership<&str, Arc<String>> = Ownership::new();
+    /// let test = Actor::new();
+    /// server.get_and_update(test.id(), "db", |_| ((), Arc::new("conn".to_owned()))).unwrap();
+    /// assert_eq!(server.metadata(test.id(), &"db").as_deref().map(String::as_str), Some("conn"));
+    /// assert_eq!(server.metadata(test.id(), &"cache"), None);
+    /// ```
+    pub fn metadata(&self, owner: ActorId, key: &K) -> Option<M>
+    where
+        M: Clone,
+    {
+        self.server.state.metadata(owner, key)
+    }
+
     /// Switches the server's mode. In [`Mode::Shared`], every lookup finds the shared
     /// owner; when the shared owner ends, the server returns to [`Mode::Private`].
     ///

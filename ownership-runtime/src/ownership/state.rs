@@ -232,6 +232,17 @@ impl<K: Hash + Eq, M> State<K, M> {
             .and_then(|entries| entries.allowed.get(key).copied())
     }
 
+    /// A copy of `owner`'s metadata for `key`, if it is ready.
+    pub(super) fn metadata(&self, owner: ActorId, key: &K) -> Option<M>
+    where
+        M: Clone,
+    {
+        match self.read(owner).get(&owner)?.owned.get(key)? {
+            Slot::Ready(metadata) => Some(metadata.clone()),
+            Slot::Updating(_) => None,
+        }
+    }
+
     /// The owner `actor` gives access to `key` through: itself if it owns the key, or the
     /// owner that allowed it.
     pub(super) fn access_root(&self, actor: ActorId, key: &K) -> Option<ActorId> {

@@ -1,0 +1,203 @@
+//! The sandbox's errors, with messages that say what to do.
+
+use std::time::Duration;
+
+use ownership_runtime::{ActorId, Callers};
+
+/// The sandbox's mode, as errors show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// Connections are checked out explicitly; an actor without one gets an error.
+    Manual,
+    /// The first query of an actor without a connection checks one out for it.
+    Auto,
+    /// Every actor uses the connection of this owner.
+    Shared(ActorId),
+}
+
+impl std::fmt::Display for SandboxMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SandboxMode::Manual => f.write_str("manual"),
+            SandboxMode::Auto => f.write_str("auto"),
+            SandboxMode::Shared(owner) => write!(f, "shared (owner: {owner})"),
+        }
+    }
+}
+
+/// Why the sandbox refused or failed. Inside `sqlx` calls (queries through a
+/// [`SandboxPool`](crate::SandboxPool)) it arrives as `sqlx::Error::Configuration`, whose
+/// source is this error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SandboxError {
+    /// Code ran a query for an actor that has no connection, in manual mode.
+    #[error(
+        "sandbox `{label}`: {actor} has no database connection, and the sandbox is in {mode} \
+         mode. It ran for the callers {callers}. In manual mode every actor that queries must \
+         own a connection or be allowed to use one. Fix it one of these ways:\n\
+         - check a connection out for the test: `SANDBOX.checkout().await` at its start, or put \
+           the sandbox in auto mode;\n\
+         - allow this actor to use the test's connection: `SANDBOX.allow(test, actor)`;\n\
+         - run the test in shared mode (`#[owned_test(shared)]`), where every actor uses its \
+           connection;\n\
+         - if this code runs in a task or thread the test started, carry the test's callers into \
+           it: `ownership_runtime::spawn`, `.in_current_callers()` or \
+           `ownership_runtime::thread::spawn`.\n\
+         Note that a connection is checked in when its owner ends: a task that outlived its test \
+         gets this error too."
+    )]
+    NoConnection {
+        /// The sandbox's label.
+        label: String,
+        /// The actor that queried (the innermost caller).
+        actor: ActorId,
+        /// Its callers chain.
+        callers: Box<Callers>,
+        /// The sandbox's mode.
+        mode: SandboxMode,
+    },
+
+    /// Code ran a query with no actor at all (a plain thread, outside any test).
+    #[error(
+        "sandbox `{label}`: a query ran for no actor at all (a plain thread or a task outside \
+         any owned test), so no connection can be found for it. Run it inside an \
+         `#[owned_test]`, carry the callers into the thread or task that runs it \
+         (`ownership_runtime::spawn`, `.in_current_callers()`, `ownership_runtime::thread::spawn`), \
+         or put the sandbox in shared mode."
+    )]
+    NoActor {
+        /// The sandbox's label.
+        label: String,
+    },
+
+    /// The owner of the connection has ended.
+    #[error(
+        "sandbox `{label}`: {actor} has ended, so it can't check out a connection. A task or \
+         thread outlived the test that started it: await it before the test ends."
+    )]
+    OwnerEnded {
+        /// The sandbox's label.
+        label: String,
+        /// The actor that has ended.
+        actor: ActorId,
+    },
+
+    /// The connection was taken back after the ownership timeout.
+    #[error(
+        "sandbox `{label}`: the connection of {owner} was taken back and rolled back after the \
+         ownership timeout of {timeout:?}. Raise it with `CheckoutOptions::ownership_timeout` \
+         for long tests, or find what keeps the test from ending."
+    )]
+    OwnershipTimeout {
+        /// The sandbox's label.
+        label: String,
+        /// The owner that held it.
+        owner: ActorId,
+        /// The timeout.
+        timeout: Duration,
+    },
+
+    /// The connection was checked in while code still used it.
+    #[error(
+        "sandbox `{label}`: the connection of {owner} was checked in (its test ended, or it          checked in explicitly), and this code still tried to use it. Await the tasks that use          the database before the test ends."
+    )]
+    CheckedIn {
+        /// The sandbox's label.
+        label: String,
+        /// The owner that held it.
+        owner: ActorId,
+    },
+
+    /// A query would wait for a connection the same task holds.
+    #[error(
+        "sandbox `{label}`: this task holds the connection of {owner} in a transaction or an          acquired connection, and ran a query through the pool, which would wait for itself          forever (inside a sandbox, a test has one connection). Run the query on the          transaction (`&mut *tx`) or the acquired connection instead."
+    )]
+    HeldByThisTask {
+        /// The sandbox's label.
+        label: String,
+        /// The owner of the connection.
+        owner: ActorId,
+    },
+
+    /// No connection came free in time.
+    #[error(
+        "sandbox `{label}`: no database connection came free within {waited:?}: all \
+         {max_connections} connections (`max_connections`) are checked out by running tests, and \
+         {waiting} test(s) are waiting for one. Raise `max_connections`, run fewer tests at once \
+         (`--test-threads`), or check connections in sooner (long tests hold theirs)."
+    )]
+    PoolExhausted {
+        /// The sandbox's label.
+        label: String,
+        /// The pool's `max_connections`.
+        max_connections: u32,
+        /// How many checkouts were waiting.
+        waiting: usize,
+        /// How long this one waited.
+        waited: Duration,
+    },
+
+    /// App code tried to end the sandbox's own transaction.
+    #[error(
+        "sandbox `{label}`: the statement `{statement}` would end the test's sandbox transaction, \
+         and the test's data would stay in the database. Use transactions through the pool \
+         (`pool.begin()`, then `commit()`): inside a sandbox they become savepoints."
+    )]
+    EndsSandboxTransaction {
+        /// The sandbox's label.
+        label: String,
+        /// The statement.
+        statement: String,
+    },
+
+    /// The sandbox's transaction was found ended at checkin.
+    #[error(
+        "sandbox `{label}`: the test's sandbox transaction had already ended when {owner} checked \
+         in, so what the test wrote may have been committed. {cause}"
+    )]
+    TransactionEnded {
+        /// The sandbox's label.
+        label: String,
+        /// The owner.
+        owner: ActorId,
+        /// What likely ended it, and what to do.
+        cause: &'static str,
+    },
+
+    /// The database failed.
+    #[error("sandbox `{label}`: {context}: {source}")]
+    Database {
+        /// The sandbox's label.
+        label: String,
+        /// What the sandbox was doing.
+        context: &'static str,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// Migrations failed.
+    #[error("sandbox `{label}`: the migrations failed: {message}")]
+    Migrations {
+        /// The sandbox's label.
+        label: String,
+        /// Why.
+        message: String,
+    },
+
+    /// The background runtime is unavailable.
+    #[error("sandbox `{label}`: {message}")]
+    Runtime {
+        /// The sandbox's label.
+        label: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl From<SandboxError> for sqlx::Error {
+    fn from(error: SandboxError) -> Self {
+        sqlx::Error::Configuration(Box::new(error))
+    }
+}

@@ -1,0 +1,511 @@
+//! The handle app code holds: [`SandboxPool`], an `sqlx::Executor` that is the real pool
+//! in production and the test's connection under a sandbox.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use ownership_runtime::{Found, callers};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Either, Execute, Executor, Pool, SqlStr, Transaction};
+use sqlx_core::transaction::TransactionManager;
+use tokio::sync::OwnedMutexGuard;
+
+use crate::backend::{FENCE, FENCE_RELEASE, FENCE_ROLLBACK, SandboxDatabase};
+use crate::conn::{HeldBy, OwnedConnection, Slot};
+use crate::error::SandboxError;
+use crate::sandbox::State;
+
+/// A cheap, cloneable handle to a database pool that app code queries through
+/// (`query.execute(&pool)`, `pool.begin()`, `pool.acquire()`).
+///
+/// Made from a plain `sqlx::Pool` (production: every call goes straight to the pool), or
+/// by [`Sandbox::pool`](crate::Sandbox::pool) (tests: every call runs on the connection
+/// owned by the caller's test, inside its sandbox transaction).
+///
+/// ```no_run
+/// use sandbox_sqlx::SandboxPool;
+/// use sqlx::{PgPool, Postgres};
+///
+/// async fn count_orders(db: &SandboxPool<Postgres>) -> sqlx::Result<i64> {
+///     sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(db).await
+/// }
+///
+/// # async fn production() -> sqlx::Result<()> {
+/// let db = SandboxPool::from(PgPool::connect("postgres://root@127.0.0.1/test").await?);
+/// count_orders(&db).await?;
+/// # Ok(()) }
+/// ```
+pub struct SandboxPool<DB: SandboxDatabase> {
+    route: Route<DB>,
+}
+
+enum Route<DB: SandboxDatabase> {
+    Pool(Pool<DB>),
+    Sandbox(Arc<State<DB>>),
+}
+
+impl<DB: SandboxDatabase> Clone for SandboxPool<DB> {
+    fn clone(&self) -> Self {
+        SandboxPool {
+            route: match &self.route {
+                Route::Pool(pool) => Route::Pool(pool.clone()),
+                Route::Sandbox(state) => Route::Sandbox(state.clone()),
+            },
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> fmt::Debug for SandboxPool<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.route {
+            Route::Pool(_) => f.write_str("SandboxPool(production pool)"),
+            Route::Sandbox(state) => write!(f, "SandboxPool(sandbox `{}`)", state.label),
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> From<Pool<DB>> for SandboxPool<DB> {
+    fn from(pool: Pool<DB>) -> Self {
+        SandboxPool {
+            route: Route::Pool(pool),
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> SandboxPool<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    pub(crate) fn sandboxed(state: Arc<State<DB>>) -> Self {
+        SandboxPool {
+            route: Route::Sandbox(state),
+        }
+    }
+
+    /// The underlying pool.
+    pub fn inner(&self) -> &Pool<DB> {
+        match &self.route {
+            Route::Pool(pool) => pool,
+            Route::Sandbox(state) => &state.pool,
+        }
+    }
+
+    /// Begins a transaction: a real one in production; inside a sandbox, a savepoint in
+    /// the test's transaction (commit releases it, rollback or drop rolls back to it).
+    ///
+    /// # Errors
+    ///
+    /// The database's, or the sandbox's (no connection for this actor, ...).
+    pub async fn begin(&self) -> Result<SandboxTransaction<DB>, sqlx::Error> {
+        match &self.route {
+            Route::Pool(pool) => Ok(SandboxTransaction {
+                inner: TransactionInner::Pool(Some(pool.begin().await?)),
+            }),
+            Route::Sandbox(state) => {
+                let owned = connection_for_caller(state).await?;
+                let (mut slot, held) = owned.hold().await?;
+                flush_fence(&mut slot).await?;
+                let connection = slot_connection(&mut slot)?;
+                DB::TransactionManager::begin(connection, None).await?;
+                Ok(SandboxTransaction {
+                    inner: TransactionInner::Sandboxed {
+                        slot,
+                        open: true,
+                        _held: held,
+                    },
+                })
+            }
+        }
+    }
+
+    /// A connection for several statements in a row: from the pool in production; inside
+    /// a sandbox, the test's connection, which the test's other tasks wait for meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// As [`SandboxPool::begin`].
+    pub async fn acquire(&self) -> Result<SandboxConnection<DB>, sqlx::Error> {
+        match &self.route {
+            Route::Pool(pool) => Ok(SandboxConnection {
+                inner: ConnectionInner::Pool(pool.acquire().await?),
+            }),
+            Route::Sandbox(state) => {
+                let owned = connection_for_caller(state).await?;
+                let (mut slot, held) = owned.hold().await?;
+                flush_fence(&mut slot).await?;
+                slot_connection(&mut slot)?;
+                Ok(SandboxConnection {
+                    inner: ConnectionInner::Sandboxed { slot, _held: held },
+                })
+            }
+        }
+    }
+}
+
+/// The connection the current callers chain uses: its owner's, or a new one in auto mode.
+async fn connection_for_caller<DB: SandboxDatabase>(
+    state: &Arc<State<DB>>,
+) -> Result<Arc<OwnedConnection<DB>>, SandboxError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let chain = callers();
+    let found = state.owners.fetch_owner(&chain, &());
+    if let Some(found) = found
+        && let Some(owned) = state.owners.metadata(found.id(), &())
+    {
+        return Ok(owned);
+    }
+    let actor = match found {
+        Some(Found::SharedOwner(owner)) => owner,
+        _ => *chain.first().ok_or_else(|| SandboxError::NoActor {
+            label: state.label.to_string(),
+        })?,
+    };
+    if state.is_auto() {
+        return state.checkout(actor, state.defaults()).await;
+    }
+    Err(SandboxError::NoConnection {
+        label: state.label.to_string(),
+        actor,
+        callers: Box::new(chain),
+        mode: state.mode(),
+    })
+}
+
+fn slot_connection<DB: Database>(slot: &mut Slot<DB>) -> Result<&mut DB::Connection, SandboxError> {
+    // `OwnedConnection::lock` only hands out slots that hold a connection.
+    slot.connection
+        .as_deref_mut()
+        .ok_or_else(|| SandboxError::Runtime {
+            label: String::new(),
+            message: "the connection is gone".to_owned(),
+        })
+}
+
+/// Releases a statement fence left open by a stream that was dropped early.
+async fn flush_fence<DB: SandboxDatabase>(slot: &mut Slot<DB>) -> Result<(), sqlx::Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    if slot.fence_open {
+        let connection = slot_connection(slot)?;
+        connection.execute(FENCE_RELEASE).await?;
+        slot.fence_open = false;
+    }
+    Ok(())
+}
+
+/// Whether statements on this connection need a fence: the database needs it, the
+/// connection is sandboxed, and no app transaction is open (at depth 1, a production
+/// connection would be in autocommit mode, where a failed statement harms nothing).
+fn needs_fence<DB: SandboxDatabase>(slot: &Slot<DB>) -> bool {
+    DB::FENCE_STATEMENTS
+        && slot.sandboxed
+        && slot.connection.as_deref().is_some_and(|connection| {
+            DB::TransactionManager::get_transaction_depth(connection) == 1
+        })
+}
+
+impl<'p, DB: SandboxDatabase> Executor<'p> for &'p SandboxPool<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    type Database = DB;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<DB::QueryResult, DB::Row>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        let state = match &self.route {
+            Route::Pool(pool) => return pool.fetch_many(query),
+            Route::Sandbox(state) => state.clone(),
+        };
+        Box::pin(async_stream::try_stream! {
+            let owned = connection_for_caller(&state).await?;
+            let mut slot = owned.lock().await?;
+            flush_fence(&mut slot).await?;
+            let fenced = needs_fence(&slot);
+            if fenced {
+                slot_connection(&mut slot)?.execute(FENCE).await?;
+                slot.fence_open = true;
+            }
+            let mut failure = None;
+            {
+                let connection = slot_connection(&mut slot)?;
+                let mut results = connection.fetch_many(query);
+                while let Some(result) = results.next().await {
+                    match result {
+                        Ok(step) => yield step,
+                        Err(error) => {
+                            failure = Some(error);
+                            break;
+                        }
+                    }
+                }
+            }
+            if fenced {
+                let connection = slot_connection(&mut slot)?;
+                if failure.is_some() {
+                    connection.execute(FENCE_ROLLBACK).await?;
+                }
+                connection.execute(FENCE_RELEASE).await?;
+                slot.fence_open = false;
+            }
+            if let Some(error) = failure {
+                Err(error)?;
+            }
+        })
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<DB::Row>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, DB>,
+    {
+        if let Route::Pool(pool) = &self.route {
+            return pool.fetch_optional(query);
+        }
+        // Runs the statement to its end (so that its fence is released), keeping the
+        // first row.
+        let steps = self.fetch_many(query);
+        Box::pin(async move {
+            let mut steps = steps;
+            let mut first = None;
+            while let Some(step) = steps.try_next().await? {
+                if let (Either::Right(row), None) = (step, &first) {
+                    first = Some(row);
+                }
+            }
+            Ok(first)
+        })
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [DB::TypeInfo],
+    ) -> BoxFuture<'e, Result<DB::Statement, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        let state = match &self.route {
+            Route::Pool(pool) => return pool.prepare_with(sql, parameters),
+            Route::Sandbox(state) => state.clone(),
+        };
+        Box::pin(async move {
+            let owned = connection_for_caller(&state).await?;
+            let mut slot = owned.lock().await?;
+            flush_fence(&mut slot).await?;
+            slot_connection(&mut slot)?
+                .prepare_with(sql, parameters)
+                .await
+        })
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<DB>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        let state = match &self.route {
+            Route::Pool(pool) => return pool.describe(sql),
+            Route::Sandbox(state) => state.clone(),
+        };
+        Box::pin(async move {
+            let owned = connection_for_caller(&state).await?;
+            let mut slot = owned.lock().await?;
+            flush_fence(&mut slot).await?;
+            slot_connection(&mut slot)?.describe(sql).await
+        })
+    }
+}
+
+/// A transaction begun by [`SandboxPool::begin`]. Use it like `sqlx::Transaction`: run
+/// statements on `&mut *tx`, then `commit()` or `rollback()`; dropping it rolls back.
+pub struct SandboxTransaction<DB: SandboxDatabase> {
+    inner: TransactionInner<DB>,
+}
+
+enum TransactionInner<DB: SandboxDatabase> {
+    /// A real transaction on the pool (production); `None` once ended.
+    Pool(Option<Transaction<'static, DB>>),
+    /// A savepoint in the test's sandbox transaction.
+    Sandboxed {
+        /// The test's connection, held until the transaction ends.
+        slot: OwnedMutexGuard<Slot<DB>>,
+        /// Whether the savepoint is still open.
+        open: bool,
+        /// Marks this task as the connection's holder.
+        _held: HeldBy,
+    },
+}
+
+impl<DB: SandboxDatabase> SandboxTransaction<DB> {
+    /// Commits the transaction (inside a sandbox: releases its savepoint).
+    ///
+    /// # Errors
+    ///
+    /// The database's.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            TransactionInner::Pool(transaction) => match transaction.take() {
+                Some(transaction) => transaction.commit().await,
+                None => Ok(()),
+            },
+            TransactionInner::Sandboxed { slot, open, .. } => {
+                DB::TransactionManager::commit(slot_connection(slot)?).await?;
+                *open = false;
+                Ok(())
+            }
+        }
+    }
+
+    /// Rolls the transaction back (inside a sandbox: to its savepoint).
+    ///
+    /// # Errors
+    ///
+    /// The database's.
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            TransactionInner::Pool(transaction) => match transaction.take() {
+                Some(transaction) => transaction.rollback().await,
+                None => Ok(()),
+            },
+            TransactionInner::Sandboxed { slot, open, .. } => {
+                DB::TransactionManager::rollback(slot_connection(slot)?).await?;
+                *open = false;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> Drop for SandboxTransaction<DB> {
+    fn drop(&mut self) {
+        if let TransactionInner::Sandboxed {
+            slot, open: true, ..
+        } = &mut self.inner
+            && let Some(connection) = slot.connection.as_deref_mut()
+        {
+            // Queued: runs before the connection's next statement, as sqlx does.
+            DB::TransactionManager::start_rollback(connection);
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> Deref for SandboxTransaction<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match &self.inner {
+            TransactionInner::Pool(transaction) => ended(transaction.as_deref()),
+            TransactionInner::Sandboxed { slot, .. } => held_connection(slot),
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> DerefMut for SandboxTransaction<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match &mut self.inner {
+            TransactionInner::Pool(transaction) => ended(transaction.as_deref_mut()),
+            TransactionInner::Sandboxed { slot, .. } => held_connection_mut(slot),
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> fmt::Debug for SandboxTransaction<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            TransactionInner::Pool(_) => f.write_str("SandboxTransaction(pool)"),
+            TransactionInner::Sandboxed { .. } => f.write_str("SandboxTransaction(savepoint)"),
+        }
+    }
+}
+
+// A production transaction is only taken out by `commit` and `rollback`, which consume
+// the `SandboxTransaction`: no deref can see it gone.
+#[expect(
+    clippy::expect_used,
+    reason = "only commit and rollback end it, consuming the wrapper"
+)]
+fn ended<T>(transaction: Option<T>) -> T {
+    transaction.expect("a transaction is only ended by commit or rollback")
+}
+
+/// A connection from [`SandboxPool::acquire`]; derefs to the database's connection.
+pub struct SandboxConnection<DB: SandboxDatabase> {
+    inner: ConnectionInner<DB>,
+}
+
+enum ConnectionInner<DB: SandboxDatabase> {
+    /// A connection from the pool (production).
+    Pool(PoolConnection<DB>),
+    /// The test's connection, held until this is dropped.
+    Sandboxed {
+        slot: OwnedMutexGuard<Slot<DB>>,
+        /// Marks this task as the connection's holder.
+        _held: HeldBy,
+    },
+}
+
+impl<DB: SandboxDatabase> Deref for SandboxConnection<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match &self.inner {
+            ConnectionInner::Pool(connection) => connection,
+            ConnectionInner::Sandboxed { slot, .. } => held_connection(slot),
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> DerefMut for SandboxConnection<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match &mut self.inner {
+            ConnectionInner::Pool(connection) => connection,
+            ConnectionInner::Sandboxed { slot, .. } => held_connection_mut(slot),
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> fmt::Debug for SandboxConnection<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            ConnectionInner::Pool(_) => f.write_str("SandboxConnection(pool)"),
+            ConnectionInner::Sandboxed { .. } => f.write_str("SandboxConnection(sandbox)"),
+        }
+    }
+}
+
+// A held slot always has its connection: `hold` checked it, and only checkin or the
+// ownership timeout take it, which wait for the lock this guard holds.
+#[expect(
+    clippy::expect_used,
+    reason = "a held slot always holds its connection"
+)]
+fn held_connection<DB: Database>(slot: &Slot<DB>) -> &DB::Connection {
+    slot.connection
+        .as_deref()
+        .expect("a held slot holds its connection")
+}
+
+#[expect(
+    clippy::expect_used,
+    reason = "a held slot always holds its connection"
+)]
+fn held_connection_mut<DB: Database>(slot: &mut Slot<DB>) -> &mut DB::Connection {
+    slot.connection
+        .as_deref_mut()
+        .expect("a held slot holds its connection")
+}
