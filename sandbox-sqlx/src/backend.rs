@@ -145,7 +145,7 @@ impl SandboxDatabase for sqlx::MySql {
         connection: &mut sqlx::MySqlConnection,
     ) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
         Box::pin(async move {
-            let (open,): (i64,) = sqlx::query_as("SELECT @@in_transaction")
+            let (open,): (i64,) = sqlx::query_as("SELECT CAST(@@in_transaction AS SIGNED)")
                 .fetch_one(&mut *connection)
                 .await?;
             Ok(open != 0)

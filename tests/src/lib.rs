@@ -15,6 +15,16 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
 }
 
+/// The MySQL/MariaDB server's URL: `MYSQL_DATABASE_URL`, or the local default.
+///
+/// ```
+/// assert!(ownership_e2e::mysql_url().starts_with("mysql://"));
+/// ```
+pub fn mysql_url() -> String {
+    std::env::var("MYSQL_DATABASE_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+}
+
 /// Says that `test` was skipped, and why, where the person running the tests sees it:
 /// straight to the process's standard error, past the test harness's output capture.
 ///
@@ -39,7 +49,26 @@ pub fn skip(test: &str, reason: &str) {
 /// Whether the PostgreSQL server at [`postgres_url`] answers within 5 seconds; if not,
 /// reports `test` as skipped (see [`skip`]).
 pub fn postgres_available(test: &str) -> bool {
-    let url = postgres_url();
+    server_available::<sqlx::PgConnection>(test, "PostgreSQL", "DATABASE_URL", &postgres_url())
+}
+
+/// Whether the MySQL/MariaDB server at [`mysql_url`] answers within 5 seconds; if not,
+/// reports `test` as skipped (see [`skip`]).
+pub fn mysql_available(test: &str) -> bool {
+    server_available::<sqlx::MySqlConnection>(
+        test,
+        "MySQL/MariaDB",
+        "MYSQL_DATABASE_URL",
+        &mysql_url(),
+    )
+}
+
+fn server_available<C: sqlx::Connection>(
+    test: &str,
+    server: &str,
+    variable: &str,
+    url: &str,
+) -> bool {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -47,23 +76,18 @@ pub fn postgres_available(test: &str) -> bool {
         skip(test, "could not start a tokio runtime");
         return false;
     };
-    let reachable = runtime.block_on(async {
-        use sqlx::Connection;
-        tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&url)).await
-    });
+    let reachable = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(5), C::connect(url)).await });
     match reachable {
         Ok(Ok(_)) => true,
         Ok(Err(error)) => {
-            skip(
-                test,
-                &format!("no PostgreSQL at DATABASE_URL ({url}): {error}"),
-            );
+            skip(test, &format!("no {server} at {variable} ({url}): {error}"));
             false
         }
         Err(_) => {
             skip(
                 test,
-                &format!("PostgreSQL at DATABASE_URL ({url}) did not answer in 5 s"),
+                &format!("{server} at {variable} ({url}) did not answer in 5 s"),
             );
             false
         }
