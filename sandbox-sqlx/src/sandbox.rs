@@ -593,8 +593,15 @@ where
                 if !sandboxed {
                     return Ok((connection, true));
                 }
-                let open = DB::in_transaction(&mut connection).await;
-                Ok::<_, sqlx::Error>((connection, open?))
+                match DB::in_transaction(&mut connection).await {
+                    Ok(open) => Ok((connection, open)),
+                    Err(error) => {
+                        // A broken connection (killed by the server, say) is closed, not
+                        // returned: the next test gets a fresh one.
+                        connection.close_on_drop();
+                        Err(error)
+                    }
+                }
             })
             .await;
         match checked {

@@ -539,3 +539,117 @@ fn production_handles_go_straight_to_the_pool() {
         assert_eq!(two, 2);
     });
 }
+
+#[test]
+fn a_connection_killed_by_the_server_fails_its_test_and_the_next_test_gets_a_fresh_one() {
+    if !postgres_available(
+        "a_connection_killed_by_the_server_fails_its_test_and_the_next_test_gets_a_fresh_one",
+    ) {
+        return;
+    }
+    let db = AUTO.pool();
+    let killed = db.clone();
+    let report = failure_of(TestConfig::new("postgres::killed"), async move || {
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&killed)
+            .await
+            .unwrap();
+        let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let error = count_result(&killed).await.unwrap_err();
+        panic!("the query after the kill failed: {error}");
+    });
+    assert!(
+        report.contains("the query after the kill failed"),
+        "{report}"
+    );
+    assert!(
+        report.contains("could not check the connection in"),
+        "{report}"
+    );
+    run_async(TestConfig::new("postgres::after_kill"), || async move {
+        count_result(&db).await.unwrap();
+    });
+}
+
+#[test]
+fn fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass() {
+    if !postgres_available("fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass") {
+        return;
+    }
+    let key = token("same-key");
+    std::thread::scope(|scope| {
+        for _ in 0..50 {
+            let (db, key) = (AUTO.pool(), key.clone());
+            scope.spawn(move || {
+                run_async(TestConfig::new("postgres::same_key"), || async move {
+                    // Waits on the row lock of the test before it until that one rolls back.
+                    insert(&db, &key).await.unwrap();
+                    assert_eq!(count(&db, &key).await, 1);
+                });
+            });
+        }
+    });
+    assert_eq!(committed(&key), 0);
+}
+
+/// The pool outlives every test's runtime: many owned tests, both flavors, sequential and
+/// concurrent, share one static sandbox without a single failure, and leave no row.
+#[test]
+fn one_sandbox_serves_many_per_test_runtimes_without_failures() {
+    if !postgres_available("one_sandbox_serves_many_per_test_runtimes_without_failures") {
+        return;
+    }
+    // SANDBOX_ROUNDS=20 repeats the whole thing (the 20 runs) in one process.
+    let rounds: usize = std::env::var("SANDBOX_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let prefix = token("many");
+    let flavor = |index: usize| {
+        if index % 2 == 0 {
+            Flavor::CurrentThread
+        } else {
+            Flavor::MultiThread
+        }
+    };
+    let one_test = |index: usize, round: usize| {
+        let (db, mine) = (AUTO.pool(), format!("{prefix}-{round}-{index}"));
+        let config = TestConfig::new("postgres::many").flavor(flavor(index));
+        run_async(config, || async move {
+            insert(&db, &mine).await.unwrap();
+            let (db2, mine2) = (db.clone(), mine.clone());
+            let seen = tokio::spawn(async move { count(&db2, &mine2).await })
+                .await
+                .unwrap();
+            assert_eq!(seen, 1);
+        });
+    };
+    for round in 0..rounds {
+        for index in 0..200 {
+            one_test(index, round);
+        }
+        std::thread::scope(|scope| {
+            for index in 0..50 {
+                scope.spawn(move || one_test(index, round));
+            }
+        });
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let left: i64 = runtime.block_on(async {
+        let mut connection = PgConnection::connect(&postgres_url()).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM sandbox_orders WHERE token LIKE $1")
+            .bind(format!("{prefix}%"))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    });
+    assert_eq!(left, 0, "rows written by sandboxed tests were left behind");
+}
