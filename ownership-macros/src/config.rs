@@ -6,8 +6,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, Meta, Token};
 
-const ACCEPTED: &str =
-    "`#[owned_test]` accepts `shared`, `flavor`, `worker_threads`, `start_paused` and `timeout`";
+const ACCEPTED: &str = "`#[owned_test]` accepts `shared`, `flavor`, `worker_threads`, \
+     `start_paused`, `timeout` and `sandbox`";
 
 /// The runtime flavor.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub(crate) struct Config {
     pub(crate) start_paused: Option<bool>,
     /// In milliseconds.
     pub(crate) timeout: Option<u64>,
+    /// The resources to prepare before the body (`sandbox = DB` or `sandbox = [A, B]`).
+    pub(crate) resources: Vec<syn::Path>,
 }
 
 /// Collects errors so that all of them are reported at once.
@@ -69,6 +71,28 @@ fn bool_value(meta: &Meta, name: &str, errors: &mut Errors) -> Option<bool> {
     }
 }
 
+/// The paths of `sandbox = DB` or `sandbox = [A, B]`.
+fn resources(meta: &Meta, errors: &mut Errors) -> Vec<syn::Path> {
+    const TAKES: &str = "a path to a sandbox (a `static`), or a list of them: `sandbox = crate::DB` or \
+         `sandbox = [DB, OTHER_DB]`";
+    let Meta::NameValue(pair) = meta else {
+        errors.push(meta.span(), format_args!("`sandbox` takes {TAKES}"));
+        return Vec::new();
+    };
+    let items: Vec<&Expr> = match &pair.value {
+        Expr::Array(array) => array.elems.iter().collect(),
+        single => vec![single],
+    };
+    let mut paths = Vec::new();
+    for item in items {
+        match item {
+            Expr::Path(path) if path.qself.is_none() => paths.push(path.path.clone()),
+            other => errors.push(other.span(), format_args!("`sandbox` takes {TAKES}")),
+        }
+    }
+    paths
+}
+
 /// Parses a duration like `500ms`, `30s`, `2m` or `1h` into milliseconds.
 fn parse_duration(text: &str) -> Option<u64> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -89,7 +113,7 @@ impl Config {
     pub(crate) fn parse(args: Punctuated<Meta, Token![,]>) -> syn::Result<Config> {
         let mut config = Config::default();
         let mut errors = Errors::default();
-        let mut spans: [Option<Span>; 5] = [None; 5];
+        let mut spans: [Option<Span>; 6] = [None; 6];
         for meta in &args {
             let Some(name) = meta.path().get_ident().map(ToString::to_string) else {
                 errors.push(
@@ -104,6 +128,7 @@ impl Config {
                 "worker_threads" => 2,
                 "start_paused" => 3,
                 "timeout" => 4,
+                "sandbox" => 5,
                 _ => {
                     errors.push(
                         meta.path().span(),
@@ -193,6 +218,7 @@ impl Config {
                         }
                 }
                 3 => config.start_paused = bool_value(meta, "start_paused", &mut errors),
+                5 => config.resources = resources(meta, &mut errors),
                 _ => {
                     const TAKES: &str = "a duration: a whole number and a unit (ms, s, m or h), as in `timeout = \"30s\"`";
                     config.timeout = match literal(meta, "timeout", TAKES, &mut errors) {

@@ -120,6 +120,16 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
     if let Some(millis) = config.timeout {
         settings.extend(quote!(.timeout(::core::time::Duration::from_millis(#millis))));
     }
+    let resources = &config.resources;
+    let count = resources.len();
+    let resource_list = if resources.is_empty() {
+        TokenStream::new()
+    } else {
+        settings.extend(quote!(.resources(&__OWNED_TEST_RESOURCES)));
+        quote! {
+            static __OWNED_TEST_RESOURCES: [&'static dyn #harness::TestResource; #count] = [#(&#resources),*];
+        }
+    };
     // The body keeps its own signature as an inner function of the same name, so `?`,
     // `return` and the return type work as written; the test calls the harness with it.
     quote! {
@@ -127,6 +137,7 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
         #[::core::prelude::v1::test]
         #vis fn #name() {
             #sig #block
+            #resource_list
             #harness::#runner(
                 #harness::TestConfig::new(::core::concat!(
                     ::core::module_path!(), "::", ::core::stringify!(#name)

@@ -32,7 +32,9 @@ use proc_macro::TokenStream;
 ///
 /// Options: `shared` (or `shared = true/false`), `flavor = "current_thread"` (default) or
 /// `"multi_thread"`, `worker_threads = N` (multi_thread only), `start_paused = true/false`
-/// (current_thread only), `timeout = "500ms" | "30s" | "2m" | "1h"`.
+/// (current_thread only), `timeout = "500ms" | "30s" | "2m" | "1h"`, `sandbox = DB` or
+/// `sandbox = [DB, OTHER]` (statics implementing `ownership_runtime::harness::TestResource`,
+/// such as a `sandbox_sqlx::Sandbox`: prepared for the test before its body).
 #[proc_macro_attribute]
 pub fn owned_test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::owned_test(args.into(), item.into()).into()

@@ -1,9 +1,10 @@
 //! `#[owned_test]` end to end: the body runs as the test's actor, and plain tokio spawns,
 //! blocking closures and propagated threads inside it run for the test too.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
+use ownership_runtime::harness::{Failure, TestContext, TestResource};
 use ownership_runtime::{ActorId, Found, Mode, Ownership, callers, owned_test};
 
 /// The test's actor, as the body sees it.
@@ -148,4 +149,44 @@ async fn a_shared_test_owns_what_it_owns_for_everyone() {
 #[ignore = "shows that #[ignore] passes through; never run"]
 async fn ignore_passes_through() {
     panic!("an ignored test ran");
+}
+
+/// A resource that records which tests it was prepared for.
+struct Recorder(&'static str);
+
+static PREPARED: Mutex<Vec<(&'static str, ActorId)>> = Mutex::new(Vec::new());
+
+impl TestResource for Recorder {
+    fn name(&self) -> String {
+        self.0.to_owned()
+    }
+
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        // Runs as the test's actor.
+        assert_eq!(callers().first(), Some(&test.actor()));
+        PREPARED.lock().unwrap().push((self.0, test.actor()));
+        Ok(())
+    }
+}
+
+static FIRST: Recorder = Recorder("first");
+static SECOND: LazyLock<Recorder> = LazyLock::new(|| Recorder("second"));
+
+#[owned_test(sandbox = [FIRST, SECOND])]
+async fn named_resources_are_prepared_in_order_before_the_body() {
+    let test = test_actor();
+    let mine: Vec<&str> = PREPARED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, actor)| *actor == test)
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(mine, ["first", "second"]);
+}
+
+#[owned_test(sandbox = FIRST)]
+fn a_sync_test_gets_its_resources_too() {
+    let test = test_actor();
+    assert!(PREPARED.lock().unwrap().contains(&("first", test)));
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use ownership_runtime::harness::{Failure, TestContext, TestResource};
 use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
 use sqlx::pool::{PoolConnection, PoolOptions};
@@ -382,6 +383,26 @@ where
             }
             Err(_) => Allow::NotFound,
         }
+    }
+}
+
+impl<DB: SandboxDatabase> TestResource for Sandbox<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    fn name(&self) -> String {
+        format!("sandbox `{}`", self.state.label)
+    }
+
+    /// Checks a connection out for the test (`#[owned_test(sandbox = DB)]`); the
+    /// sandbox's harness hook checks it in after the test.
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        let runtime =
+            background(&self.state.label).map_err(|error| Failure::new(error.to_string()))?;
+        runtime
+            .block_on(self.checkout_for(test.actor(), self.state.defaults()))
+            .map(|_| ())
+            .map_err(|error| Failure::new(error.to_string()))
     }
 }
 

@@ -611,7 +611,7 @@ fn one_sandbox_serves_many_per_test_runtimes_without_failures() {
         .unwrap_or(1);
     let prefix = token("many");
     let flavor = |index: usize| {
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             Flavor::CurrentThread
         } else {
             Flavor::MultiThread
@@ -652,4 +652,27 @@ fn one_sandbox_serves_many_per_test_runtimes_without_failures() {
             .unwrap()
     });
     assert_eq!(left, 0, "rows written by sandboxed tests were left behind");
+}
+
+/// What `#[owned_test(sandbox = MANUAL)]` expands to: the harness checks a connection out
+/// before the body, and the sandbox's hook checks it in after.
+#[test]
+fn a_test_that_names_the_sandbox_gets_a_connection_before_its_body() {
+    if !postgres_available("a_test_that_names_the_sandbox_gets_a_connection_before_its_body") {
+        return;
+    }
+    static RESOURCES: [&'static dyn ownership_runtime::harness::TestResource; 1] = [&MANUAL];
+    let db = MANUAL.pool();
+    let mine = token("named");
+    let inside = mine.clone();
+    run_async(
+        TestConfig::new("postgres::named").resources(&RESOURCES),
+        || async move {
+            insert(&db, &inside).await.unwrap();
+            assert_eq!(MANUAL.checkout().await.unwrap(), Checkout::AlreadyOwner);
+        },
+    );
+    assert_eq!(committed(&mine), 0);
+    // Checked in after the test: nothing is left in the sandbox.
+    assert!(MANUAL.mode() == SandboxMode::Manual);
 }

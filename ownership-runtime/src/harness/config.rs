@@ -1,6 +1,9 @@
 //! What `#[owned_test]` tells the harness about one test.
 
+use std::fmt;
 use std::time::Duration;
+
+use super::hooks::TestResource;
 
 /// The flavor of a test's tokio runtime, as in `#[tokio::test]`.
 ///
@@ -33,7 +36,7 @@ pub enum Flavor {
 /// assert_eq!(CONFIG.worker_threads, Some(2));
 /// assert!(!CONFIG.shared);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct TestConfig {
     /// The test's name: its module path and function name.
@@ -48,6 +51,29 @@ pub struct TestConfig {
     pub start_paused: bool,
     /// The longest the test may run.
     pub timeout: Option<Duration>,
+    /// Resources prepared for the test before its body (`#[owned_test(sandbox = DB)]`).
+    pub resources: &'static [&'static dyn TestResource],
+}
+
+impl fmt::Debug for TestConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestConfig")
+            .field("name", &self.name)
+            .field("shared", &self.shared)
+            .field("flavor", &self.flavor)
+            .field("worker_threads", &self.worker_threads)
+            .field("start_paused", &self.start_paused)
+            .field("timeout", &self.timeout)
+            .field(
+                "resources",
+                &self
+                    .resources
+                    .iter()
+                    .map(|resource| resource.name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl TestConfig {
@@ -61,6 +87,7 @@ impl TestConfig {
             worker_threads: None,
             start_paused: false,
             timeout: None,
+            resources: &[],
         }
     }
 
@@ -93,6 +120,16 @@ impl TestConfig {
     /// runtime's clock is paused).
     pub const fn timeout(mut self, timeout: Duration) -> TestConfig {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Resources to prepare for the test, in order, before its body (after the adapters'
+    /// `before` hooks): a database sandbox checks a connection out for it, say.
+    pub const fn resources(
+        mut self,
+        resources: &'static [&'static dyn TestResource],
+    ) -> TestConfig {
+        self.resources = resources;
         self
     }
 }

@@ -108,6 +108,49 @@ where
     }
 }
 
+/// A resource a test names in `#[owned_test(sandbox = DB)]` (or
+/// [`TestConfig::resources`](super::TestConfig::resources)): prepared for that test
+/// before its body, as the test's actor. A sandbox checks a connection out; releasing it
+/// is the job of the adapter's [`AdapterHook`].
+///
+/// ```
+/// use ownership_runtime::harness::{Failure, TestContext, TestResource};
+///
+/// struct Clock;
+///
+/// impl TestResource for Clock {
+///     fn name(&self) -> String {
+///         "the fake clock".to_owned()
+///     }
+///
+///     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+///         assert!(test.actor().is_alive());
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait TestResource: Sync {
+    /// The resource's name, for failure reports.
+    fn name(&self) -> String;
+
+    /// Prepares the resource for `test`.
+    ///
+    /// # Errors
+    ///
+    /// A failure stops the test before its body; it is listed in the test's report.
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure>;
+}
+
+impl<T: TestResource + Send> TestResource for std::sync::LazyLock<T> {
+    fn name(&self) -> String {
+        std::sync::LazyLock::force(self).name()
+    }
+
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        std::sync::LazyLock::force(self).before_test(test)
+    }
+}
+
 /// An adapter's part in every owned test. Register it once per adapter with
 /// [`inventory::submit!`].
 ///

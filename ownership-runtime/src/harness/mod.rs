@@ -52,7 +52,7 @@ use crate::ownership::Mode;
 use crate::propagate::{CallersRuntime, build_runtime};
 
 pub use self::config::{Flavor, TestConfig};
-pub use self::hooks::{AdapterHook, Failure, ModeSwitch, TestContext};
+pub use self::hooks::{AdapterHook, Failure, ModeSwitch, TestContext, TestResource};
 pub(crate) use self::panics::payload_message;
 
 /// How long the harness waits for a test's runtime to stop (its blocking tasks to end)
@@ -262,6 +262,7 @@ impl TestRun {
             run.enter_shared_mode();
         }
         run.run_before_hooks();
+        run.prepare_resources();
         run
     }
 
@@ -304,6 +305,25 @@ impl TestRun {
                 stage: "before the test",
                 message,
             });
+            self.ready = false;
+        }
+    }
+
+    fn prepare_resources(&mut self) {
+        let context = self.context();
+        let _entered = self.actor.enter();
+        for resource in self.config.resources {
+            if !self.ready {
+                break;
+            }
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| resource.before_test(&context)));
+            let message = match outcome {
+                Ok(Ok(())) => continue,
+                Ok(Err(failure)) => failure.message().to_owned(),
+                Err(payload) => format!("panicked: {}", panics::payload_message(&*payload)),
+            };
+            self.report
+                .push(Problem::Setup(format!("{}: {message}", resource.name())));
             self.ready = false;
         }
     }
