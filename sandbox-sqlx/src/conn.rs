@@ -12,6 +12,7 @@ use tokio::sync::OwnedMutexGuard;
 use tokio::task::AbortHandle;
 
 use crate::error::SandboxError;
+use crate::template::TestDatabase;
 
 /// Who holds a connection across statements (a transaction, an acquired connection), to
 /// turn a query that would wait for itself into an error.
@@ -79,6 +80,8 @@ pub(crate) struct OwnedConnection<DB: Database> {
     holder: Arc<Mutex<Option<Holder>>>,
     /// The task that takes the connection back after the ownership timeout.
     pub(crate) timeout: Mutex<Option<AbortHandle>>,
+    /// The test's own database, for backends that copy a template per test.
+    pub(crate) database: Mutex<Option<TestDatabase<DB>>>,
 }
 
 impl<DB: Database> OwnedConnection<DB> {
@@ -99,6 +102,7 @@ impl<DB: Database> OwnedConnection<DB> {
             })),
             holder: Arc::new(Mutex::new(None)),
             timeout: Mutex::new(None),
+            database: Mutex::new(None),
         }
     }
 
@@ -182,6 +186,16 @@ pub(crate) struct HeldBy {
 impl Drop for HeldBy {
     fn drop(&mut self) {
         *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+impl<DB: Database> OwnedConnection<DB> {
+    /// Takes the test's own database out, to discard it.
+    pub(crate) fn take_database(&self) -> Option<TestDatabase<DB>> {
+        self.database
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 

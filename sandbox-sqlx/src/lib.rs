@@ -14,8 +14,9 @@
 //! The harness hook (registered with `inventory`) checks every test's connection in when
 //! the test ends, and reports a sandbox transaction that app code ended.
 //!
-//! Status: PostgreSQL and MySQL/MariaDB by transaction rollback. SQLite templates and
-//! `TemplateDatabase` are not built yet.
+//! Backends: PostgreSQL and MySQL/MariaDB by transaction rollback; SQLite (embedded, no
+//! server) by a per-test copy of a migrated template database. Status: `TemplateDatabase`
+//! (per-test PostgreSQL databases for apps that hold a concrete `PgPool`) is not built yet.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -25,6 +26,7 @@ mod error;
 mod handle;
 mod hook;
 mod sandbox;
+mod template;
 
 pub use backend::{IsolationLevel, SandboxDatabase};
 pub use error::{SandboxError, SandboxMode};

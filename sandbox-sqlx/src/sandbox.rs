@@ -20,6 +20,7 @@ use crate::conn::{OwnedConnection, release_in_background};
 use crate::error::{SandboxError, SandboxMode};
 use crate::handle::SandboxPool;
 use crate::hook;
+use crate::template;
 
 /// The default [`CheckoutOptions::ownership_timeout`].
 pub const DEFAULT_OWNERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -449,18 +450,32 @@ where
 {
     /// Applies the migrations once per run, on the background runtime.
     async fn migrate(self: &Arc<Self>) -> Result<(), SandboxError> {
-        let Some(migrator) = self.migrator else {
+        if self.migrator.is_none() && !DB::PER_TEST_DATABASE {
             return Ok(());
-        };
+        }
         let state = self.clone();
         self.migrated
             .get_or_try_init(|| async move {
                 let label = state.label.to_string();
                 let runtime = background(&label)?;
-                let pool = state.pool.clone();
-                let name = format!("sandbox-sqlx migrations of {label}");
+                let (pool, migrator) = (state.pool.clone(), state.migrator);
+                let template = template::template_file(&state.url);
                 let run_wide = DB::run_wide(&state.url);
                 let migrate = runtime.spawn(async move {
+                    if DB::PER_TEST_DATABASE {
+                        let name = format!("sandbox-sqlx template {}", template.display());
+                        return run_wide
+                            .once(&name, || {
+                                template::build_template::<DB>(&template, migrator)
+                            })
+                            .await
+                            .map(|_| ())
+                            .map_err(|error| error.to_string());
+                    }
+                    let Some(migrator) = migrator else {
+                        return Ok(());
+                    };
+                    let name = format!("sandbox-sqlx migrations of {label}");
                     run_wide
                         .once(&name, || async move { migrator.run(&pool).await })
                         .await
@@ -469,9 +484,12 @@ where
                 });
                 match migrate.await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(message)) => Err(SandboxError::Migrations { label, message }),
+                    Ok(Err(message)) => Err(SandboxError::Migrations {
+                        label: state.label.to_string(),
+                        message,
+                    }),
                     Err(error) => Err(SandboxError::Migrations {
-                        label,
+                        label: state.label.to_string(),
                         message: error.to_string(),
                     }),
                 }
@@ -501,8 +519,13 @@ where
         let started = Instant::now();
         let isolation = options.isolation;
         let sandboxed = options.sandboxed;
+        let template = template::template_file(&self.url);
         let opened = runtime
             .spawn(async move {
+                if DB::PER_TEST_DATABASE {
+                    let (connection, database) = template::open_copy::<DB>(&template).await?;
+                    return Ok((connection, Some(database)));
+                }
                 let mut connection: PoolConnection<DB> = pool.acquire().await?;
                 if sandboxed {
                     if let Some(statement) = isolation.and_then(DB::set_isolation) {
@@ -511,12 +534,12 @@ where
                     DB::TransactionManager::begin(&mut connection, DB::begin_statement(isolation))
                         .await?;
                 }
-                Ok::<_, sqlx::Error>(connection)
+                Ok::<_, sqlx::Error>((connection, None))
             })
             .await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let connection = match opened {
-            Ok(Ok(connection)) => connection,
+        let (connection, database) = match opened {
+            Ok(Ok(opened)) => opened,
             Ok(Err(sqlx::Error::PoolTimedOut)) => {
                 return Err(SandboxError::PoolExhausted {
                     label,
@@ -539,12 +562,14 @@ where
                 });
             }
         };
-        let owned = Arc::new(OwnedConnection::new(
-            actor,
-            self.label.clone(),
-            connection,
-            sandboxed,
-        ));
+        // A per-test database is thrown away whole: no wrapping transaction.
+        let sandboxed = sandboxed && !DB::PER_TEST_DATABASE;
+        let owned = OwnedConnection::new(actor, self.label.clone(), connection, sandboxed);
+        *owned
+            .database
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = database;
+        let owned = Arc::new(owned);
         let registered = self
             .owners
             .get_and_update(actor, (), |existing| match existing {
@@ -603,9 +628,21 @@ where
             });
         };
         self.owners.cleanup_owner(owner);
+        let database = owned.take_database();
         let Some((connection, sandboxed)) = owned.take().await else {
             return Ok(Checkin::Ok); // taken back by the ownership timeout already
         };
+        if let Some(database) = database {
+            release_in_background(connection, false);
+            background(&self.label)?
+                .spawn(template::discard(database))
+                .await
+                .map_err(|error| SandboxError::Runtime {
+                    label: self.label.to_string(),
+                    message: error.to_string(),
+                })?;
+            return Ok(Checkin::Ok);
+        }
         let label = self.label.to_string();
         let runtime = background(&label)?;
         let checked = runtime
