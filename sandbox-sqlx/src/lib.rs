@@ -15,8 +15,9 @@
 //! the test ends, and reports a sandbox transaction that app code ended.
 //!
 //! Backends: PostgreSQL and MySQL/MariaDB by transaction rollback; SQLite (embedded, no
-//! server) by a per-test copy of a migrated template database. Status: `TemplateDatabase`
-//! (per-test PostgreSQL databases for apps that hold a concrete `PgPool`) is not built yet.
+//! server) by a per-test copy of a migrated template database. For apps that hold a
+//! concrete `PgPool`, [`TemplateDatabase`] gives each test a PostgreSQL database of its
+//! own, made from a migrated template.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -27,6 +28,8 @@ mod handle;
 mod hook;
 mod sandbox;
 mod template;
+#[cfg(feature = "postgres")]
+mod template_database;
 
 pub use backend::{IsolationLevel, SandboxDatabase};
 pub use error::{SandboxError, SandboxMode};
@@ -34,3 +37,5 @@ pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
 pub use sandbox::{
     Allow, Checkin, Checkout, CheckoutOptions, DEFAULT_OWNERSHIP_TIMEOUT, Sandbox, SandboxBuilder,
 };
+#[cfg(feature = "postgres")]
+pub use template_database::TemplateDatabase;

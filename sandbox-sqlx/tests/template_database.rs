@@ -1,0 +1,90 @@
+//! `TemplateDatabase` on the local PostgreSQL server: each test gets a migrated database
+//! of its own, dropped when the test ends. Skipped, with a notice, when the server is
+//! unreachable (and failed under `CI=true`).
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use ownership_e2e::{postgres_available, postgres_url};
+use ownership_runtime::harness::{TestConfig, run_async};
+use sandbox_sqlx::TemplateDatabase;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, SqlSafeStr};
+
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "orders".into(),
+        MigrationType::Simple,
+        AssertSqlSafe("CREATE TABLE orders (id bigserial PRIMARY KEY, token text NOT NULL UNIQUE)")
+            .into_sql_str(),
+        false,
+    )])
+});
+
+static DATABASES: LazyLock<TemplateDatabase> =
+    LazyLock::new(|| TemplateDatabase::new("template-suite", postgres_url()).migrations(&MIGRATOR));
+
+fn databases_named(pattern: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname = $1")
+            .bind(pattern)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn each_test_gets_a_migrated_database_of_its_own_dropped_after_it() {
+    if !postgres_available("each_test_gets_a_migrated_database_of_its_own_dropped_after_it") {
+        return;
+    }
+    let names: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let names = names.clone();
+            scope.spawn(move || {
+                run_async(TestConfig::new("template::own"), || async move {
+                    let pool = DATABASES.pool().await.unwrap();
+                    // The same key in every test: the databases are separate.
+                    sqlx::query("INSERT INTO orders (token) VALUES ('same')")
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                    let again = DATABASES.pool().await.unwrap();
+                    let name: String = sqlx::query_scalar("SELECT current_database()")
+                        .fetch_one(&again)
+                        .await
+                        .unwrap();
+                    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+                        .fetch_one(&again)
+                        .await
+                        .unwrap();
+                    assert_eq!(rows, 1);
+                    names.lock().unwrap().push(name);
+                });
+            });
+        }
+    });
+    let names = names.lock().unwrap().clone();
+    assert_eq!(names.len(), 4);
+    assert!(
+        names
+            .iter()
+            .all(|name| name.starts_with("sandbox_template_suite_t"))
+    );
+    // Dropped in the background once each test ended.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for name in &names {
+        while !databases_named(name).is_empty() {
+            assert!(Instant::now() < deadline, "{name} was not dropped");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
