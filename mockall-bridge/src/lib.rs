@@ -1,8 +1,128 @@
-//! Global mock facades whose expectations are owned per test.
+//! Global mock facades whose expectations are owned per test: Elixir's Mox for mockall.
 //!
-//! Status: not built yet. It will be Elixir's Mox for mockall, built on
-//! [`ownership_runtime::Ownership`]: a process-wide facade that app code calls like a
-//! trait object, into which each test installs its own mock; concurrent tests each see
-//! their own, and unmet expectations fail the test that set them. Until then this crate
-//! exports nothing.
+//! A Rust test that must replace a global dependency (a clock, an HTTP client, a payment
+//! gateway called deep inside the app) usually reaches for mockall's static-method
+//! contexts, which are one global per process, so those tests must run one at a time.
+//! Here the global is a [`Facade`]: app code calls through it like a trait object, and each
+//! test installs its own implementation into it, owned by the test through
+//! [`ownership_runtime::Ownership`]:
+//!
+//! - **who sees a mock**: the test that installed it, its tasks and threads (anything
+//!   whose [callers chain](ownership_runtime::callers()) leads to the test: plain
+//!   `tokio::spawn` and `spawn_blocking` on the test's runtime, and
+//!   `ownership_runtime::spawn` / `thread::spawn` / `.in_current_callers()` elsewhere), the
+//!   actors it [allowed](Facade::allow) (lazily too), and in an `#[owned_test(shared)]`
+//!   test, everyone. Concurrent tests each see their own.
+//! - **everyone else** gets the facade's default implementation (production, a plain
+//!   `#[test]`, a test that installed nothing) at the cost of two atomic loads until a
+//!   mock is first installed; without a default, the call panics with a message that
+//!   names the facade, the caller and its chain, who owns mocks, and the ways to fix it.
+//! - **verification**: when an owned test ends, the harness hook (registered with
+//!   `inventory`) takes each mock the test installed out of its facade and drops it on the
+//!   test's own thread, after the body and before the test's resources are released.
+//!   mockall checks expectations on drop; unmet ones fail that test, listed in its report
+//!   as `mockall-bridge (after the test): facade `NAME`: ...` with mockall's own message.
+//!   Calls only ever borrow a mock, so verification never waits for a task that still
+//!   runs for the test.
+//!
+//! # Decisions
+//!
+//! - **Installing twice** in one test is an error ([`FacadeError::AlreadyInstalled`],
+//!   naming where the first was installed): the first mock's expectations would otherwise
+//!   be lost without being checked. To replace a mock, [`uninstall`](Facade::uninstall)
+//!   it (which verifies it) and install the next.
+//! - **Installing from an allowed actor** is an error
+//!   ([`FacadeError::InstallFromAllowedActor`]): as in Mox, expectations belong to the
+//!   owner. The owner of a mock is the innermost actor of the calling chain; in a test's
+//!   body and its tasks that is the test.
+//! - **Installing outside any owned test** (code that runs for no actor) is an error
+//!   ([`FacadeError::NoActor`]). Code running as a plain [`Actor`](ownership_runtime::Actor)
+//!   may install: the actor owns the mock, which is dropped (and so verified, by a panic
+//!   from the actor's drop) when the actor ends.
+//! - **Calling after the test has ended** gets [`CallError::Ended`] (a panic from
+//!   [`Facade::get`]): never another test's mock, and not the default implementation
+//!   either, since a leftover task of a test must not reach the real payment gateway.
+//! - A refused implementation is leaked rather than dropped, so that a mockall mock that
+//!   was never installed doesn't panic about its expectations.
+//!
+//! # Example
+//!
+//! A payment gateway that app code calls deep inside `checkout`, replaced by a mockall
+//! mock in one test while the real one serves everyone else:
+//!
+//! ```
+//! use mockall::automock;
+//! use mockall_bridge::{Facade, installable};
+//! use ownership_runtime::harness::{TestConfig, run_async};
+//!
+//! // The app: a trait, its real implementation, and the facade the app calls through.
+//! #[automock]
+//! pub trait PaymentGateway: Send + Sync {
+//!     fn charge(&self, cents: u64) -> Result<String, String>;
+//! }
+//! installable!(dyn PaymentGateway); // so that `install(mock)` takes the mock as is
+//!
+//! struct Stripe;
+//! impl PaymentGateway for Stripe {
+//!     fn charge(&self, cents: u64) -> Result<String, String> {
+//!         Ok(format!("ch_live_{cents}"))
+//!     }
+//! }
+//!
+//! pub static GATEWAY: Facade<dyn PaymentGateway> =
+//!     Facade::with_default("shop::GATEWAY", || Box::new(Stripe));
+//!
+//! fn checkout(cents: u64) -> Result<String, String> {
+//!     GATEWAY.get().charge(cents)
+//! }
+//!
+//! fn main() {
+//!     // Production, or a plain #[test]: the real gateway.
+//!     assert_eq!(checkout(500).unwrap(), "ch_live_500");
+//!
+//!     // An owned test (this is what `#[owned_test] async fn ..` expands to): the test
+//!     // installs its mock; its tasks use it; concurrent tests would each see their own.
+//!     run_async(TestConfig::new("shop::tests::checkout_charges_once"), || async {
+//!         let mut gateway = MockPaymentGateway::new();
+//!         gateway
+//!             .expect_charge()
+//!             .withf(|&cents| cents == 500)
+//!             .times(1)
+//!             .returning(|_| Ok("ch_test".to_owned()));
+//!         GATEWAY.install(gateway).unwrap();
+//!
+//!         let charged = tokio::spawn(async { checkout(500) }).await.unwrap();
+//!         assert_eq!(charged.unwrap(), "ch_test");
+//!         // A thread that does not carry the test's callers gets the real gateway.
+//!         assert_eq!(std::thread::spawn(|| checkout(1)).join().unwrap().unwrap(), "ch_live_1");
+//!     });
+//!
+//!     // A test whose expectations are not met fails, with mockall's verdict in its report.
+//!     let failed = std::panic::catch_unwind(|| {
+//!         run_async(TestConfig::new("shop::tests::forgets_to_charge"), || async {
+//!             let mut gateway = MockPaymentGateway::new();
+//!             gateway.expect_charge().times(1).returning(|_| Ok("ch_test".to_owned()));
+//!             GATEWAY.install(gateway).unwrap();
+//!         })
+//!     });
+//!     let report = *failed.unwrap_err().downcast::<String>().unwrap();
+//!     assert!(report.contains("owned test `shop::tests::forgets_to_charge` failed:"));
+//!     assert!(report.contains("1. mockall-bridge (after the test): facade `shop::GATEWAY`: "));
+//!     assert!(report.contains(
+//!         "MockPaymentGateway::charge: Expectation(<anything>) called 0 time(s) which is \
+//!          fewer than expected 1"
+//!     ));
+//! }
+//! ```
 #![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod error;
+mod facade;
+mod hook;
+mod mocks;
+mod verify;
+
+pub use error::{CallError, FacadeError};
+pub use facade::{Facade, Guard, Installable};

@@ -412,6 +412,9 @@ impl TestRun {
     /// failed.
     fn finish(mut self) -> Option<Report> {
         let context = self.context();
+        // The test's tasks and threads are done; what panics from here on (an adapter's
+        // verification, caught and reported by its hook) is not theirs.
+        let task_panics = panics::finish(self.actor.id());
         {
             let _entered = self.actor.enter();
             for hook in self.hooks[..self.started].iter().rev() {
@@ -438,7 +441,7 @@ impl TestRun {
             // Switching to private mode can't fail.
             let _ = server.switch_mode(Mode::Private);
         }
-        for panic in panics::finish(self.actor.id()) {
+        for panic in task_panics {
             let the_bodys_own = Some(panic.thread) == self.body_thread && !panic.in_task;
             if !the_bodys_own {
                 self.report.push(Problem::TaskPanicked(panic));

@@ -1,0 +1,1 @@
+CREATE INDEX sprints_user_created_idx ON sprints (user_id, created_at DESC);

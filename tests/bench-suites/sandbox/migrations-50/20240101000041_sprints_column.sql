@@ -1,0 +1,2 @@
+ALTER TABLE sprints ADD COLUMN updated_at TIMESTAMPTZ;
+COMMENT ON TABLE sprints IS 'sprints of the workspace';

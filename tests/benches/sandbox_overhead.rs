@@ -1,0 +1,316 @@
+//! What a test costs with a database: 100 tests, one insert and one select each, on the
+//! five migrations in `bench-suites/sandbox/migrations-5` (copied unchanged from the
+//! project's shared benchmark data) and on fifty (`migrations-50`: the same five and 45
+//! more), as
+//!
+//! - (a) `#[sqlx::test]`: a database created and migrated per test;
+//! - (b) `#[owned_test(sandbox = DB)]`: a transaction per test, rolled back;
+//! - (c) owned tests on `TemplateDatabase`: a database per test, copied from a template;
+//!
+//! run whole, as `cargo test` runs a test binary (one process, the machine's threads), and
+//! one process per test, two at a time, as `cargo nextest run` runs them on this 2-core
+//! machine. Also measured in one process: an owned sandboxed test against its body alone
+//! on a plain connection, for the sandbox's overhead per test.
+//!
+//! Run it with `cargo bench -p ownership-e2e --bench sandbox_overhead` against the
+//! PostgreSQL server at `DATABASE_URL` (default `postgres://root@127.0.0.1:5432/test`).
+//! It makes the databases `sandbox_bench_5` and `sandbox_bench_50` for suite (b).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ownership_runtime::harness::{TestConfig, TestResource, run_async};
+use sandbox_sqlx::Sandbox;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres};
+use support::{build_suites, median};
+
+/// Runs of each suite, whole, for the median.
+const WHOLE_RUNS: usize = 3;
+/// Owned tests (and bodies) measured in process for the overhead.
+const IN_PROCESS: usize = 500;
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".to_owned())
+}
+
+/// `url` with its database replaced by `database`.
+fn url_of(url: &str, database: &str) -> String {
+    let base = url.split('?').next().unwrap_or(url);
+    let cut = base.rfind('/').map_or(base.len(), |slash| slash);
+    format!("{}/{database}", &base[..cut])
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())
+}
+
+/// Makes the databases of suite (b) if they don't exist.
+fn make_databases(url: &str) -> Result<(), String> {
+    runtime()?.block_on(async {
+        let mut admin = PgConnection::connect(url)
+            .await
+            .map_err(|error| format!("no PostgreSQL at {url}: {error}"))?;
+        for database in ["sandbox_bench_5", "sandbox_bench_50"] {
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                    .bind(database)
+                    .fetch_optional(&mut admin)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            if exists.is_none() {
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {database}")))
+                    .execute(&mut admin)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The test names of a suite.
+fn test_names(executable: &Path) -> Result<Vec<String>, String> {
+    let output = Command::new(executable)
+        .args(["--list", "--format", "terse"])
+        .output()
+        .map_err(|error| error.to_string())?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test").map(str::to_owned))
+        .collect())
+}
+
+/// The environment the suites run with.
+type Environment = [(&'static str, String); 3];
+
+/// A command that runs `executable` with the suites' environment.
+fn command(executable: &Path, environment: &Environment) -> Command {
+    let mut command = Command::new(executable);
+    command.envs(
+        environment
+            .iter()
+            .map(|(key, value)| (*key, value.as_str())),
+    );
+    command
+}
+
+/// Runs every test of a suite in a process of its own, two at a time.
+fn one_process_per_test(
+    executable: &Path,
+    names: &[String],
+    environment: &Environment,
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    for pair in names.chunks(2) {
+        let children: Vec<_> = pair
+            .iter()
+            .map(|name| {
+                command(executable, environment)
+                    .args(["--exact", name, "--quiet"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(|error| error.to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        for child in children {
+            let output = child
+                .wait_with_output()
+                .map_err(|error| error.to_string())?;
+            if !output.status.success() {
+                return Err(format!(
+                    "a test failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// The sandbox's overhead per test: owned sandboxed tests against their bodies alone.
+fn overhead_per_test(url: &str) -> Result<(Duration, Duration), String> {
+    static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("bench-suites/sandbox/migrations-5");
+    let database = url_of(url, "sandbox_bench_5");
+    let sandbox: &'static Sandbox<Postgres> = Box::leak(Box::new(
+        Sandbox::builder("bench-overhead", database.clone())
+            .migrations(&MIGRATOR)
+            .build()
+            .map_err(|error| error.to_string())?,
+    ));
+    let resources: &'static [&'static dyn TestResource] =
+        Box::leak(Box::new([sandbox as &dyn TestResource]));
+    let body = |slug: String| async move {
+        let db = sandbox.pool();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO organizations (name, slug) VALUES ($1, $1) RETURNING id",
+        )
+        .bind(&slug)
+        .fetch_one(&db)
+        .await
+        .expect("insert");
+        let _: String = sqlx::query_scalar("SELECT slug FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db)
+            .await
+            .expect("select");
+    };
+    // Warm up: migrations, the pool's first connections.
+    for index in 0..20 {
+        run_async(
+            TestConfig::new("bench::warm_up").resources(resources),
+            || body(format!("warm-{index}")),
+        );
+    }
+    let started = Instant::now();
+    for index in 0..IN_PROCESS {
+        run_async(TestConfig::new("bench::owned").resources(resources), || {
+            body(format!("owned-{index}"))
+        });
+    }
+    let owned = started.elapsed() / IN_PROCESS as u32;
+
+    // The body alone, on a plain connection (autocommit), then its rows removed.
+    let plain = runtime()?.block_on(async {
+        let mut connection = PgConnection::connect(&database)
+            .await
+            .map_err(|error| error.to_string())?;
+        let run = std::process::id();
+        let started = Instant::now();
+        for index in 0..IN_PROCESS {
+            let slug = format!("plain-{run}-{index}");
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO organizations (name, slug) VALUES ($1, $1) RETURNING id",
+            )
+            .bind(&slug)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|error| error.to_string())?;
+            let _: String = sqlx::query_scalar("SELECT slug FROM organizations WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut connection)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        let plain = started.elapsed() / IN_PROCESS as u32;
+        sqlx::query("DELETE FROM organizations WHERE slug LIKE $1")
+            .bind(format!("plain-{run}-%"))
+            .execute(&mut connection)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok::<_, String>(plain)
+    })?;
+    Ok((owned, plain))
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn main() -> Result<(), String> {
+    let url = database_url();
+    make_databases(&url)?;
+    let suites = ["5", "50"]
+        .iter()
+        .flat_map(|migrations| {
+            ["a", "b", "c"].map(|kind| format!("bench_sandbox_{kind}{migrations}"))
+        })
+        .collect::<Vec<_>>();
+    let names: Vec<&str> = suites.iter().map(String::as_str).collect();
+    let executables = build_suites(&names)?;
+    let environment: Environment = [
+        ("DATABASE_URL", url.clone()),
+        ("SANDBOX_BENCH_URL_5", url_of(&url, "sandbox_bench_5")),
+        ("SANDBOX_BENCH_URL_50", url_of(&url, "sandbox_bench_50")),
+    ];
+    let mut whole = std::collections::HashMap::new();
+    let mut per_process = std::collections::HashMap::new();
+    for suite in &suites {
+        let executable: &PathBuf = &executables[suite];
+        let run_whole = || -> Result<Duration, String> {
+            let started = Instant::now();
+            let output = command(executable, &environment)
+                .arg("--quiet")
+                .output()
+                .map_err(|error| error.to_string())?;
+            if !output.status.success()
+                || !String::from_utf8_lossy(&output.stdout).contains("100 passed")
+            {
+                return Err(format!(
+                    "{suite} failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            Ok(started.elapsed())
+        };
+        run_whole()?; // warm-up: templates, migrations
+        let times = (0..WHOLE_RUNS)
+            .map(|_| run_whole())
+            .collect::<Result<Vec<_>, _>>()?;
+        whole.insert(suite.clone(), median(times));
+        let tests = test_names(executable)?;
+        if tests.len() != 100 {
+            return Err(format!("{suite} has {} tests, not 100", tests.len()));
+        }
+        per_process.insert(
+            suite.clone(),
+            one_process_per_test(executable, &tests, &environment)?,
+        );
+    }
+    let (owned, plain) = overhead_per_test(&url)?;
+
+    println!("100 tests, one insert and one select each, PostgreSQL at {url}");
+    println!("{:<44} {:>12} {:>16}", "", "whole (ms)", "per process (ms)");
+    for migrations in ["5", "50"] {
+        for (kind, what) in [
+            ("a", "#[sqlx::test]"),
+            ("b", "owned + sandbox"),
+            ("c", "owned + TemplateDatabase"),
+        ] {
+            let suite = format!("bench_sandbox_{kind}{migrations}");
+            println!(
+                "  ({kind}) {what:<26} {migrations:>2} migrations {:>12.0} {:>16.0}",
+                ms(whole[&suite]),
+                ms(per_process[&suite])
+            );
+        }
+    }
+    let ratio = |a: &str, b: &str, table: &std::collections::HashMap<String, Duration>| {
+        table[a].as_secs_f64() / table[b].as_secs_f64()
+    };
+    println!("ratios:");
+    for migrations in ["5", "50"] {
+        let (a, b, c) = (
+            format!("bench_sandbox_a{migrations}"),
+            format!("bench_sandbox_b{migrations}"),
+            format!("bench_sandbox_c{migrations}"),
+        );
+        println!(
+            "  {migrations:>2} migrations: (a)/(b) whole {:.1}x (target >= 100x), per process {:.1}x (target >= 15x); (a)/(c) whole {:.1}x, per process {:.1}x (target > 1x)",
+            ratio(&a, &b, &whole),
+            ratio(&a, &b, &per_process),
+            ratio(&a, &c, &whole),
+            ratio(&a, &c, &per_process),
+        );
+    }
+    println!(
+        "  growth from 5 to 50 migrations: (a) {:.2}x, (b) {:.2}x, (c) {:.2}x (target: (c) flat)",
+        ratio("bench_sandbox_a50", "bench_sandbox_a5", &whole),
+        ratio("bench_sandbox_b50", "bench_sandbox_b5", &whole),
+        ratio("bench_sandbox_c50", "bench_sandbox_c5", &whole),
+    );
+    println!(
+        "in one process, {IN_PROCESS} tests: owned sandboxed test {:.3} ms, its body alone {:.3} ms: overhead {:.3} ms per test (target <= 0.15 ms)",
+        ms(owned),
+        ms(plain),
+        ms(owned.saturating_sub(plain))
+    );
+    Ok(())
+}
