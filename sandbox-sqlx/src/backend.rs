@@ -5,7 +5,7 @@
 use futures_core::future::BoxFuture;
 use ownership_runtime::runwide::RunWide;
 use sqlx::migrate::Migrate;
-use sqlx::{AssertSqlSafe, Database, Executor, SqlSafeStr, SqlStr};
+use sqlx::{AssertSqlSafe, Database, SqlSafeStr, SqlStr};
 
 /// The isolation level of a sandbox's transaction.
 ///
@@ -71,8 +71,11 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     ) -> BoxFuture<'_, Result<bool, sqlx::Error>>;
 }
 
-/// `SAVEPOINT name`, `ROLLBACK TO SAVEPOINT name`, `RELEASE SAVEPOINT name`.
+/// The statement fence: `SAVEPOINT`, the same after releasing the previous one (one round
+/// trip, as a simple query), `ROLLBACK TO SAVEPOINT`, `RELEASE SAVEPOINT`.
 pub(crate) const FENCE: &str = "SAVEPOINT ownership_sandbox_statement";
+pub(crate) const FENCE_AGAIN: &str =
+    "RELEASE SAVEPOINT ownership_sandbox_statement; SAVEPOINT ownership_sandbox_statement";
 pub(crate) const FENCE_ROLLBACK: &str = "ROLLBACK TO SAVEPOINT ownership_sandbox_statement";
 pub(crate) const FENCE_RELEASE: &str = "RELEASE SAVEPOINT ownership_sandbox_statement";
 
@@ -101,19 +104,18 @@ impl SandboxDatabase for sqlx::Postgres {
         connection: &mut sqlx::PgConnection,
     ) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
         Box::pin(async move {
-            // Outside a transaction block PostgreSQL refuses savepoints (SQLSTATE 25P01).
-            match connection
-                .execute("SAVEPOINT ownership_sandbox_probe")
-                .await
-            {
-                Ok(_) => {
-                    connection
-                        .execute("RELEASE SAVEPOINT ownership_sandbox_probe")
-                        .await?;
+            // In a transaction block `now()` is the block's start, earlier than this
+            // statement's; outside one, the statement is its own transaction.
+            // A simple query: one message, so an implicit transaction starts with it (the
+            // extended protocol's several messages would move `statement_timestamp()`).
+            let open = sqlx::raw_sql("SELECT now() <> statement_timestamp()")
+                .fetch_one(&mut *connection)
+                .await;
+            match open {
+                Ok(row) => sqlx::Row::try_get::<bool, _>(&row, 0),
+                // "current transaction is aborted": still a transaction.
+                Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("25P02") => {
                     Ok(true)
-                }
-                Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("25P01") => {
-                    Ok(false)
                 }
                 Err(error) => Err(error),
             }

@@ -14,7 +14,7 @@ use sqlx::{Database, Either, Execute, Executor, Pool, SqlStr, Transaction};
 use sqlx_core::transaction::TransactionManager;
 use tokio::sync::OwnedMutexGuard;
 
-use crate::backend::{FENCE, FENCE_RELEASE, FENCE_ROLLBACK, SandboxDatabase};
+use crate::backend::{FENCE, FENCE_AGAIN, FENCE_RELEASE, FENCE_ROLLBACK, SandboxDatabase};
 use crate::conn::{HeldBy, OwnedConnection, Slot};
 use crate::error::SandboxError;
 use crate::sandbox::State;
@@ -232,11 +232,15 @@ where
         Box::pin(async_stream::try_stream! {
             let owned = connection_for_caller(&state).await?;
             let mut slot = owned.lock().await?;
-            flush_fence(&mut slot).await?;
+            // A fenced statement leaves its savepoint open: the next one releases it and
+            // sets its own in one round trip.
             let fenced = needs_fence(&slot);
             if fenced {
-                slot_connection(&mut slot)?.execute(FENCE).await?;
+                let fence = if slot.fence_open { FENCE_AGAIN } else { FENCE };
+                slot_connection(&mut slot)?.execute(fence).await?;
                 slot.fence_open = true;
+            } else {
+                flush_fence(&mut slot).await?;
             }
             let mut failure = None;
             {
@@ -252,13 +256,8 @@ where
                     }
                 }
             }
-            if fenced {
-                let connection = slot_connection(&mut slot)?;
-                if failure.is_some() {
-                    connection.execute(FENCE_ROLLBACK).await?;
-                }
-                connection.execute(FENCE_RELEASE).await?;
-                slot.fence_open = false;
+            if fenced && failure.is_some() {
+                slot_connection(&mut slot)?.execute(FENCE_ROLLBACK).await?;
             }
             if let Some(error) = failure {
                 Err(error)?;
@@ -277,7 +276,7 @@ where
         if let Route::Pool(pool) = &self.route {
             return pool.fetch_optional(query);
         }
-        // Runs the statement to its end (so that its fence is released), keeping the
+        // Runs the statement to its end (so that a failure rolls back to its fence), keeping the
         // first row.
         let steps = self.fetch_many(query);
         Box::pin(async move {

@@ -12,7 +12,8 @@
 //! machine. Also measured in one process: an owned sandboxed test against its body alone
 //! on a plain connection, for the sandbox's overhead per test.
 //!
-//! Run it with `cargo bench -p ownership-e2e --bench sandbox_overhead` against the
+//! Run it with `cargo bench -p ownership-e2e --bench sandbox_overhead` (add
+//! `SANDBOX_BENCH=overhead` for the in-process measurement alone) against the
 //! PostgreSQL server at `DATABASE_URL` (default `postgres://root@127.0.0.1:5432/test`).
 //! It makes the databases `sandbox_bench_5` and `sandbox_bench_50` for suite (b).
 
@@ -176,6 +177,25 @@ fn overhead_per_test(url: &str) -> Result<(Duration, Duration), String> {
         });
     }
     let owned = started.elapsed() / IN_PROCESS as u32;
+    // Where the time goes: the harness alone, and a checkout and checkin with no query.
+    let started = Instant::now();
+    for _ in 0..IN_PROCESS {
+        run_async(TestConfig::new("bench::empty"), || async {});
+    }
+    let harness = started.elapsed() / IN_PROCESS as u32;
+    let started = Instant::now();
+    for _ in 0..IN_PROCESS {
+        run_async(
+            TestConfig::new("bench::checkout").resources(resources),
+            || async {},
+        );
+    }
+    let checkout = started.elapsed() / IN_PROCESS as u32;
+    println!(
+        "  (an empty owned test {:.3} ms; with a checkout and checkin {:.3} ms)",
+        ms(harness),
+        ms(checkout)
+    );
 
     // The body alone, on a plain connection (autocommit), then its rows removed.
     let plain = runtime()?.block_on(async {
@@ -217,6 +237,10 @@ fn ms(duration: Duration) -> f64 {
 fn main() -> Result<(), String> {
     let url = database_url();
     make_databases(&url)?;
+    if std::env::var("SANDBOX_BENCH").as_deref() == Ok("overhead") {
+        // Only the in-process measurement (seconds instead of minutes).
+        return print_overhead(&url);
+    }
     let suites = ["5", "50"]
         .iter()
         .flat_map(|migrations| {
@@ -264,8 +288,6 @@ fn main() -> Result<(), String> {
             one_process_per_test(executable, &tests, &environment)?,
         );
     }
-    let (owned, plain) = overhead_per_test(&url)?;
-
     println!("100 tests, one insert and one select each, PostgreSQL at {url}");
     println!("{:<44} {:>12} {:>16}", "", "whole (ms)", "per process (ms)");
     for migrations in ["5", "50"] {
@@ -306,6 +328,11 @@ fn main() -> Result<(), String> {
         ratio("bench_sandbox_b50", "bench_sandbox_b5", &whole),
         ratio("bench_sandbox_c50", "bench_sandbox_c5", &whole),
     );
+    print_overhead(&url)
+}
+
+fn print_overhead(url: &str) -> Result<(), String> {
+    let (owned, plain) = overhead_per_test(url)?;
     println!(
         "in one process, {IN_PROCESS} tests: owned sandboxed test {:.3} ms, its body alone {:.3} ms: overhead {:.3} ms per test (target <= 0.15 ms)",
         ms(owned),
