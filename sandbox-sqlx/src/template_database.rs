@@ -4,23 +4,24 @@
 //! than migrating a database per test (as `#[sqlx::test]` does), dearer than a sandbox
 //! transaction.
 //!
-//! Each test's database belongs to the test's actor: it is dropped (`DROP DATABASE ..
-//! WITH (FORCE)`) when the test ends. Databases left by a crashed run are swept when the
+//! Each test's database belongs to the test's actor: the harness hook drops it (`DROP
+//! DATABASE .. WITH (FORCE)`) when the test ends, before the test's process may exit. Databases left by a crashed run are swept when the
 //! next run makes its template: those whose creating process no longer runs on this
 //! machine. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
 //! between runs (a CI step) to drop every leftover.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ownership_runtime::runwide::RunWide;
-use ownership_runtime::{Ownership, OwnershipError, callers};
+use ownership_runtime::{ActorId, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
 use crate::error::SandboxError;
+use crate::hook::{self, AnySandbox};
 
 /// Per-test PostgreSQL databases from a migrated template (see the [module docs](self)).
 ///
@@ -42,17 +43,62 @@ pub struct TemplateDatabase {
     migrator: Option<&'static Migrator>,
     template: OnceCell<()>,
     databases: Ownership<(), Arc<TestDatabase>>,
+    /// Registered with the harness hook, which drops each test's database when it ends.
+    _cleanup: Arc<Cleanup>,
 }
 
-/// One test's database: dropped with the last reference (when its test ends).
+/// Drops a test's database at the end of the test, before its process can exit (a drop
+/// left to the background could be cut short by the end of a one-test process).
+struct Cleanup {
+    databases: Ownership<(), Arc<TestDatabase>>,
+}
+
+impl AnySandbox for Cleanup {
+    fn set_shared(&self, _: Option<ActorId>) {}
+
+    fn checkin_blocking(&self, owner: ActorId) -> Option<String> {
+        let database = self.databases.metadata(owner, &())?;
+        self.databases.cleanup_owner(owner);
+        let runtime = match ownership_runtime::background::handle() {
+            Ok(runtime) => runtime,
+            Err(message) => return Some(message),
+        };
+        runtime.block_on(database.drop_now()).err().map(|error| {
+            format!(
+                "could not drop the test's database {}: {error}",
+                database.name
+            )
+        })
+    }
+}
+
+/// One test's database: dropped when its test ends (by the hook), or else with the last
+/// reference.
 struct TestDatabase {
     name: String,
     url: String,
     pool: PgPool,
+    dropped: AtomicBool,
+}
+
+impl TestDatabase {
+    /// Closes the pool and drops the database, now.
+    async fn drop_now(&self) -> Result<(), sqlx::Error> {
+        self.dropped.store(true, Ordering::SeqCst);
+        self.pool.close().await;
+        let mut admin = PgConnection::connect(&self.url).await?;
+        admin
+            .execute(AssertSqlSafe(drop_statement(&self.name)))
+            .await?;
+        admin.close().await
+    }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if self.dropped.load(Ordering::SeqCst) {
+            return;
+        }
         let (pool, name, url) = (self.pool.clone(), self.name.clone(), self.url.clone());
         if let Ok(runtime) = ownership_runtime::background::handle() {
             runtime.spawn(async move {
@@ -88,12 +134,18 @@ impl TemplateDatabase {
     /// Per-test databases labelled `label` (their names start with `sandbox_<label>_`) on
     /// the server at `url` (its user must be allowed to create databases).
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> TemplateDatabase {
+        let databases = Ownership::new();
+        let cleanup = Arc::new(Cleanup {
+            databases: databases.clone(),
+        });
+        hook::register_any(cleanup.clone());
         TemplateDatabase {
             label: label.into(),
             url: url.into(),
             migrator: None,
             template: OnceCell::new(),
-            databases: Ownership::new(),
+            databases,
+            _cleanup: cleanup,
         }
     }
 
@@ -183,6 +235,7 @@ impl TemplateDatabase {
             name,
             url: self.url.clone(),
             pool: pool.clone(),
+            dropped: AtomicBool::new(false),
         });
         match self.databases.get_and_update(actor, (), |_| ((), database)) {
             Ok(()) => Ok(pool),
