@@ -12,7 +12,7 @@ use crate::backend::SandboxDatabase;
 use crate::sandbox::State;
 
 /// A sandbox, whatever its database.
-pub(crate) trait AnySandbox: Send + Sync {
+trait AnySandbox: Send + Sync {
     fn set_shared(&self, owner: Option<ActorId>);
     fn checkin_blocking(&self, owner: ActorId) -> Option<String>;
 }
@@ -53,11 +53,7 @@ pub(crate) fn register<DB: SandboxDatabase>(state: &Arc<State<DB>>)
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    register_any(state.clone());
-}
-
-/// Registers anything that holds per-test database resources, for the hook.
-pub(crate) fn register_any(state: Arc<dyn AnySandbox>) {
+    let state: Arc<dyn AnySandbox> = state.clone();
     SANDBOXES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

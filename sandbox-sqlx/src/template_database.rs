@@ -4,24 +4,25 @@
 //! than migrating a database per test (as `#[sqlx::test]` does), dearer than a sandbox
 //! transaction.
 //!
-//! Each test's database belongs to the test's actor: the harness hook drops it (`DROP
-//! DATABASE .. WITH (FORCE)`) when the test ends, before the test's process may exit. Databases left by a crashed run are swept when the
-//! next run makes its template: those whose creating process no longer runs on this
-//! machine. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
+//! Each test's database belongs to the test's actor: it is dropped (`DROP DATABASE ..
+//! WITH (FORCE)`, in the background: PostgreSQL checkpoints on every drop, about 0.1 s,
+//! which tests should not wait for) when the test ends. A process that exits right after
+//! its test (nextest) may not finish that drop, so every process, when it first makes a
+//! database, sweeps in the background the databases whose creating process no longer runs
+//! on this machine; what the last processes of a run leave is swept by the next run. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
 //! between runs (a CI step) to drop every leftover.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ownership_runtime::runwide::RunWide;
-use ownership_runtime::{ActorId, Ownership, OwnershipError, callers};
+use ownership_runtime::{Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
 use crate::error::SandboxError;
-use crate::hook::{self, AnySandbox};
 
 /// Per-test PostgreSQL databases from a migrated template (see the [module docs](self)).
 ///
@@ -43,62 +44,19 @@ pub struct TemplateDatabase {
     migrator: Option<&'static Migrator>,
     template: OnceCell<()>,
     databases: Ownership<(), Arc<TestDatabase>>,
-    /// Registered with the harness hook, which drops each test's database when it ends.
-    _cleanup: Arc<Cleanup>,
+    /// Whether this process has started its sweep of leftovers.
+    swept: AtomicBool,
 }
 
-/// Drops a test's database at the end of the test, before its process can exit (a drop
-/// left to the background could be cut short by the end of a one-test process).
-struct Cleanup {
-    databases: Ownership<(), Arc<TestDatabase>>,
-}
-
-impl AnySandbox for Cleanup {
-    fn set_shared(&self, _: Option<ActorId>) {}
-
-    fn checkin_blocking(&self, owner: ActorId) -> Option<String> {
-        let database = self.databases.metadata(owner, &())?;
-        self.databases.cleanup_owner(owner);
-        let runtime = match ownership_runtime::background::handle() {
-            Ok(runtime) => runtime,
-            Err(message) => return Some(message),
-        };
-        runtime.block_on(database.drop_now()).err().map(|error| {
-            format!(
-                "could not drop the test's database {}: {error}",
-                database.name
-            )
-        })
-    }
-}
-
-/// One test's database: dropped when its test ends (by the hook), or else with the last
-/// reference.
+/// One test's database: dropped with the last reference (when its test ends).
 struct TestDatabase {
     name: String,
     url: String,
     pool: PgPool,
-    dropped: AtomicBool,
-}
-
-impl TestDatabase {
-    /// Closes the pool and drops the database, now.
-    async fn drop_now(&self) -> Result<(), sqlx::Error> {
-        self.dropped.store(true, Ordering::SeqCst);
-        self.pool.close().await;
-        let mut admin = PgConnection::connect(&self.url).await?;
-        admin
-            .execute(AssertSqlSafe(drop_statement(&self.name)))
-            .await?;
-        admin.close().await
-    }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if self.dropped.load(Ordering::SeqCst) {
-            return;
-        }
         let (pool, name, url) = (self.pool.clone(), self.name.clone(), self.url.clone());
         if let Ok(runtime) = ownership_runtime::background::handle() {
             runtime.spawn(async move {
@@ -134,18 +92,13 @@ impl TemplateDatabase {
     /// Per-test databases labelled `label` (their names start with `sandbox_<label>_`) on
     /// the server at `url` (its user must be allowed to create databases).
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> TemplateDatabase {
-        let databases = Ownership::new();
-        let cleanup = Arc::new(Cleanup {
-            databases: databases.clone(),
-        });
-        hook::register_any(cleanup.clone());
         TemplateDatabase {
             label: label.into(),
             url: url.into(),
             migrator: None,
             template: OnceCell::new(),
-            databases,
-            _cleanup: cleanup,
+            databases: Ownership::new(),
+            swept: AtomicBool::new(false),
         }
     }
 
@@ -194,10 +147,21 @@ impl TemplateDatabase {
                 message,
             })?;
         self.template().await?;
+        if !self.swept.swap(true, Ordering::SeqCst) {
+            // Each process sweeps, in the background, what processes before it left: a
+            // process that ran one test (nextest) may exit before its drop completes.
+            let (url, prefix) = (self.url.clone(), self.prefix());
+            runtime.spawn(async move {
+                if let Ok(mut admin) = PgConnection::connect(&url).await {
+                    let _ = sweep_dead(&mut admin, &prefix).await;
+                    let _ = admin.close().await;
+                }
+            });
+        }
         let name = {
             static NEXT: AtomicU64 = AtomicU64::new(0);
             format!(
-                "{}t{}_{}",
+                "{}test_{}_{}",
                 self.prefix(),
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
@@ -235,7 +199,6 @@ impl TemplateDatabase {
             name,
             url: self.url.clone(),
             pool: pool.clone(),
-            dropped: AtomicBool::new(false),
         });
         match self.databases.get_and_update(actor, (), |_| ((), database)) {
             Ok(()) => Ok(pool),
@@ -333,6 +296,23 @@ async fn databases_with_prefix(
         .await
 }
 
+/// Drops the per-test databases whose creating process no longer runs on this machine.
+async fn sweep_dead(admin: &mut PgConnection, prefix: &str) -> Result<(), sqlx::Error> {
+    let tests = format!("{prefix}test_");
+    for name in databases_with_prefix(admin, &tests).await? {
+        let pid = name[tests.len()..]
+            .split('_')
+            .next()
+            .and_then(|pid| pid.parse::<u32>().ok());
+        // A name that doesn't parse is not ours to drop.
+        let gone = pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if gone {
+            admin.execute(AssertSqlSafe(drop_statement(&name))).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Sweeps leftovers of crashed runs, then makes the template anew and migrates it.
 async fn make_template(
     url: String,
@@ -342,16 +322,7 @@ async fn make_template(
 ) -> Result<(), sqlx::Error> {
     let (url, template, prefix) = (url.as_str(), template.as_str(), prefix.as_str());
     let mut admin = PgConnection::connect(url).await?;
-    for name in databases_with_prefix(&mut admin, &format!("{prefix}t")).await? {
-        let pid = name[prefix.len() + 1..]
-            .split('_')
-            .next()
-            .and_then(|pid| pid.parse::<u32>().ok());
-        let running = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-        if !running {
-            admin.execute(AssertSqlSafe(drop_statement(&name))).await?;
-        }
-    }
+    sweep_dead(&mut admin, prefix).await?;
     admin
         .execute(AssertSqlSafe(drop_statement(template)))
         .await?;

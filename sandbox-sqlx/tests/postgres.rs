@@ -676,3 +676,42 @@ fn a_test_that_names_the_sandbox_gets_a_connection_before_its_body() {
     // Checked in after the test: nothing is left in the sandbox.
     assert!(MANUAL.mode() == SandboxMode::Manual);
 }
+
+#[test]
+fn switching_to_manual_or_auto_checks_every_connection_in() {
+    if !postgres_available("switching_to_manual_or_auto_checks_every_connection_in") {
+        return;
+    }
+    let switching = Sandbox::<Postgres>::builder("switching-db", postgres_url())
+        .max_connections(2)
+        .build()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (first, second) = (Actor::named("first"), Actor::named("second"));
+        for actor in [&first, &second] {
+            let checkout = switching
+                .checkout_for(actor.id(), CheckoutOptions::default())
+                .await;
+            assert_eq!(checkout.unwrap(), Checkout::Ok);
+        }
+        switching.set_mode(SandboxMode::Auto).await.unwrap();
+        assert_eq!(switching.mode(), SandboxMode::Auto);
+        // Both were checked in: each can check out again, and the pool of two has room.
+        for actor in [&first, &second] {
+            let checkout = switching
+                .checkout_for(actor.id(), CheckoutOptions::default())
+                .await;
+            assert_eq!(checkout.unwrap(), Checkout::Ok);
+        }
+        switching.set_mode(SandboxMode::Manual).await.unwrap();
+        assert_eq!(switching.mode(), SandboxMode::Manual);
+        let checkout = switching
+            .checkout_for(first.id(), CheckoutOptions::default())
+            .await;
+        assert_eq!(checkout.unwrap(), Checkout::Ok);
+    });
+}

@@ -3,6 +3,7 @@
 //! unreachable (and failed under `CI=true`).
 
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 use ownership_e2e::{postgres_available, postgres_url};
 use ownership_runtime::harness::{TestConfig, run_async};
@@ -76,11 +77,46 @@ fn each_test_gets_a_migrated_database_of_its_own_dropped_after_it() {
     assert!(
         names
             .iter()
-            .all(|name| name.starts_with("sandbox_template_suite_t"))
+            .all(|name| name.starts_with("sandbox_template_suite_test_"))
     );
-    // Dropped by the harness hook when each test ended, before `run_async` returned (a
-    // process that runs one test and exits leaves nothing).
+    // Dropped in the background once each test ended.
+    let deadline = Instant::now() + Duration::from_secs(20);
     for name in &names {
-        assert!(databases_named(name).is_empty(), "{name} was not dropped");
+        while !databases_named(name).is_empty() {
+            assert!(Instant::now() < deadline, "{name} was not dropped");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn leftovers_of_processes_that_are_gone_are_swept() {
+    if !postgres_available("leftovers_of_processes_that_are_gone_are_swept") {
+        return;
+    }
+    // A database "left" by a process that no longer runs (no such pid here).
+    let leftover = "sandbox_sweep_suite_test_4000000000_0";
+    if databases_named(leftover).is_empty() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {leftover}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        });
+    }
+    static SWEEPING: LazyLock<TemplateDatabase> =
+        LazyLock::new(|| TemplateDatabase::new("sweep-suite", postgres_url()));
+    run_async(TestConfig::new("template::sweeps"), || async {
+        SWEEPING.pool().await.unwrap();
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !databases_named(leftover).is_empty() {
+        assert!(Instant::now() < deadline, "the leftover was not swept");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
