@@ -12,7 +12,7 @@ use crate::backend::SandboxDatabase;
 use crate::sandbox::State;
 
 /// A sandbox, whatever its database.
-trait AnySandbox: Send + Sync {
+pub(crate) trait AnySandbox: Send + Sync {
     fn set_shared(&self, owner: Option<ActorId>);
     fn checkin_blocking(&self, owner: ActorId) -> Option<String>;
 }
@@ -53,7 +53,11 @@ pub(crate) fn register<DB: SandboxDatabase>(state: &Arc<State<DB>>)
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let state: Arc<dyn AnySandbox> = state.clone();
+    register_any(state.clone());
+}
+
+/// Registers anything that holds per-test database resources, for the hook.
+pub(crate) fn register_any(state: Arc<dyn AnySandbox>) {
     SANDBOXES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

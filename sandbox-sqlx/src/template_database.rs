@@ -6,23 +6,26 @@
 //!
 //! Each test's database belongs to the test's actor: it is dropped (`DROP DATABASE ..
 //! WITH (FORCE)`, in the background: PostgreSQL checkpoints on every drop, about 0.1 s,
-//! which tests should not wait for) when the test ends. A process that exits right after
-//! its test (nextest) may not finish that drop, so every process, when it first makes a
-//! database, sweeps in the background the databases whose creating process no longer runs
-//! on this machine; what the last processes of a run leave is swept by the next run. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
+//! which tests should not wait for) when the test ends; in nextest's process-per-test
+//! mode, where the process exits right after its test, the harness hook drops it before
+//! the test ends instead. Every process, when it first makes a database, also sweeps in
+//! the background the databases whose creating process no longer runs on this machine
+//! (a crashed run's); what a background drop cut short at the very end of a run is swept
+//! by the next run, when it makes its template. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
 //! between runs (a CI step) to drop every leftover.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ownership_runtime::runwide::RunWide;
-use ownership_runtime::{Ownership, OwnershipError, callers};
+use ownership_runtime::{ActorId, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
 use crate::error::SandboxError;
+use crate::hook::{self, AnySandbox};
 
 /// Per-test PostgreSQL databases from a migrated template (see the [module docs](self)).
 ///
@@ -46,6 +49,42 @@ pub struct TemplateDatabase {
     databases: Ownership<(), Arc<TestDatabase>>,
     /// Whether this process has started its sweep of leftovers.
     swept: AtomicBool,
+    /// Registered with the harness hook, which drops each test's database when it ends.
+    _cleanup: Arc<Cleanup>,
+}
+
+/// Ends each test's database with the test: in the background when the process runs on
+/// (`cargo test`), at once when it runs one test and exits (nextest's process-per-test
+/// mode, told by `NEXTEST_EXECUTION_MODE`), so that no drop is cut short.
+struct Cleanup {
+    databases: Ownership<(), Arc<TestDatabase>>,
+}
+
+/// Whether this process runs a single test (nextest).
+fn process_per_test() -> bool {
+    std::env::var("NEXTEST_EXECUTION_MODE").as_deref() == Ok("process-per-test")
+}
+
+impl AnySandbox for Cleanup {
+    fn set_shared(&self, _: Option<ActorId>) {}
+
+    fn checkin_blocking(&self, owner: ActorId) -> Option<String> {
+        let database = self.databases.metadata(owner, &())?;
+        self.databases.cleanup_owner(owner);
+        if !process_per_test() {
+            return None; // dropped in the background with its last reference
+        }
+        let runtime = match ownership_runtime::background::handle() {
+            Ok(runtime) => runtime,
+            Err(message) => return Some(message),
+        };
+        runtime.block_on(database.drop_now()).err().map(|error| {
+            format!(
+                "could not drop the test's database {}: {error}",
+                database.name
+            )
+        })
+    }
 }
 
 /// One test's database: dropped with the last reference (when its test ends).
@@ -53,10 +92,27 @@ struct TestDatabase {
     name: String,
     url: String,
     pool: PgPool,
+    dropped: AtomicBool,
+}
+
+impl TestDatabase {
+    /// Closes the pool and drops the database, now.
+    async fn drop_now(&self) -> Result<(), sqlx::Error> {
+        self.dropped.store(true, Ordering::SeqCst);
+        self.pool.close().await;
+        let mut admin = PgConnection::connect(&self.url).await?;
+        admin
+            .execute(AssertSqlSafe(drop_statement(&self.name)))
+            .await?;
+        admin.close().await
+    }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if self.dropped.load(Ordering::SeqCst) {
+            return;
+        }
         let (pool, name, url) = (self.pool.clone(), self.name.clone(), self.url.clone());
         if let Ok(runtime) = ownership_runtime::background::handle() {
             runtime.spawn(async move {
@@ -92,13 +148,19 @@ impl TemplateDatabase {
     /// Per-test databases labelled `label` (their names start with `sandbox_<label>_`) on
     /// the server at `url` (its user must be allowed to create databases).
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> TemplateDatabase {
+        let databases = Ownership::new();
+        let cleanup = Arc::new(Cleanup {
+            databases: databases.clone(),
+        });
+        hook::register_any(cleanup.clone());
         TemplateDatabase {
             label: label.into(),
             url: url.into(),
             migrator: None,
             template: OnceCell::new(),
-            databases: Ownership::new(),
+            databases,
             swept: AtomicBool::new(false),
+            _cleanup: cleanup,
         }
     }
 
@@ -199,6 +261,7 @@ impl TemplateDatabase {
             name,
             url: self.url.clone(),
             pool: pool.clone(),
+            dropped: AtomicBool::new(false),
         });
         match self.databases.get_and_update(actor, (), |_| ((), database)) {
             Ok(()) => Ok(pool),

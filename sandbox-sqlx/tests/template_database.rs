@@ -120,3 +120,45 @@ fn leftovers_of_processes_that_are_gone_are_swept() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Runs in a process of its own (started by the test below), as nextest runs a test.
+#[test]
+#[ignore = "fixture: started as a subprocess by the process-per-test test"]
+fn fixture_one_test_in_its_own_process() {
+    let record = std::env::var("TEMPLATE_RECORD").expect("started by a test");
+    run_async(TestConfig::new("template::fixture"), || async move {
+        let pool = DATABASES.pool().await.unwrap();
+        let name: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        std::fs::write(record, name).unwrap();
+    });
+}
+
+#[test]
+fn a_process_that_runs_one_test_leaves_no_database() {
+    if !postgres_available("a_process_that_runs_one_test_leaves_no_database") {
+        return;
+    }
+    let record = std::env::temp_dir().join(format!("template-record-{}", std::process::id()));
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "fixture_one_test_in_its_own_process",
+            "--quiet",
+        ])
+        .env("NEXTEST_EXECUTION_MODE", "process-per-test")
+        .env("TEMPLATE_RECORD", &record)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let name = std::fs::read_to_string(&record).unwrap();
+    let _ = std::fs::remove_file(&record);
+    assert!(name.starts_with("sandbox_template_suite_test_"), "{name}");
+    assert!(
+        databases_named(&name).is_empty(),
+        "{name} outlived its process"
+    );
+}

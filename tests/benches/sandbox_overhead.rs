@@ -115,6 +115,8 @@ fn one_process_per_test(
             .map(|name| {
                 command(executable, environment)
                     .args(["--exact", name, "--quiet"])
+                    // As nextest tells the processes it runs one test in.
+                    .env("NEXTEST_EXECUTION_MODE", "process-per-test")
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
                     .spawn()
