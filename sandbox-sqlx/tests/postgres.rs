@@ -61,6 +61,14 @@ fn token(test: &str) -> String {
 }
 
 async fn insert(db: &SandboxPool<Postgres>, token: &str) -> sqlx::Result<()> {
+    insert_on(db, token).await
+}
+
+/// Inserts an order on any executor: the pool, a transaction (`&mut *tx`).
+async fn insert_on<'e>(
+    db: impl Executor<'e, Database = Postgres>,
+    token: &str,
+) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO sandbox_orders (token) VALUES ($1)")
         .bind(token)
         .execute(db)
@@ -171,36 +179,20 @@ fn app_transactions_become_savepoints() {
         let nested = format!("{mine}-nested");
 
         let mut tx = db.begin().await.unwrap();
-        sqlx::query("INSERT INTO sandbox_orders (token) VALUES ($1)")
-            .bind(&committed_one)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        insert_on(&mut *tx, &committed_one).await.unwrap();
         // Nested: a savepoint in the savepoint.
         let mut inner = tx.begin().await.unwrap();
-        sqlx::query("INSERT INTO sandbox_orders (token) VALUES ($1)")
-            .bind(&nested)
-            .execute(&mut *inner)
-            .await
-            .unwrap();
+        insert_on(&mut *inner, &nested).await.unwrap();
         inner.rollback().await.unwrap();
         tx.commit().await.unwrap();
 
         let mut tx = db.begin().await.unwrap();
-        sqlx::query("INSERT INTO sandbox_orders (token) VALUES ($1)")
-            .bind(&rolled_back)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        insert_on(&mut *tx, &rolled_back).await.unwrap();
         tx.rollback().await.unwrap();
 
         {
             let mut tx = db.begin().await.unwrap();
-            sqlx::query("INSERT INTO sandbox_orders (token) VALUES ($1)")
-                .bind(&dropped)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+            insert_on(&mut *tx, &dropped).await.unwrap();
             // Dropped without commit.
         }
 
@@ -390,11 +382,7 @@ fn a_panic_mid_transaction_rolls_back_and_the_connection_is_reused_cleanly() {
     let (db2, mine2) = (db.clone(), mine.clone());
     let report = failure_of(TestConfig::new("postgres::panics"), async move || {
         let mut tx = db2.begin().await.unwrap();
-        sqlx::query("INSERT INTO sandbox_orders (token) VALUES ($1)")
-            .bind(&mine2)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        insert_on(&mut *tx, &mine2).await.unwrap();
         panic!("the test broke mid-transaction");
     });
     assert!(
