@@ -2,6 +2,8 @@
 //! failing statement must be fenced by a savepoint, and how to tell that the transaction
 //! is still open.
 
+use std::time::Duration;
+
 use futures_core::future::BoxFuture;
 use ownership_runtime::runwide::RunWide;
 use sqlx::migrate::Migrate;
@@ -54,22 +56,40 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// instead of a transaction on a shared one (SQLite: one writer per file).
     const PER_TEST_DATABASE: bool = false;
 
-    /// A statement to run before the sandbox's transaction starts, to set its isolation
-    /// level (`None`: nothing to run).
-    fn set_isolation(isolation: IsolationLevel) -> Option<SqlStr>;
-
-    /// The statement that starts the sandbox's transaction (`None`: the default `BEGIN`).
+    /// The statement that starts the sandbox's transaction, at `isolation` if given
+    /// (`None`: the default `BEGIN`). One round trip, even where the level is set by a
+    /// statement of its own.
     fn begin_statement(isolation: Option<IsolationLevel>) -> Option<SqlStr>;
 
     /// Where this database's migrations are done once per test run: PostgreSQL uses an
     /// advisory lock on the server (machines that share it agree), the others a file lock.
     fn run_wide(url: &str) -> RunWide;
 
+    /// Whether the sandbox's transactions run one at a time by default, across the
+    /// processes and machines that share the database (see
+    /// [`SandboxBuilder::serialize_tests`](crate::SandboxBuilder::serialize_tests)).
+    const SERIALIZE_TESTS: bool = false;
+
+    /// Takes the lock that serializes sandboxed tests on this database (a session-level
+    /// lock on the server, so a test process that dies releases it; taken again by the
+    /// same session, it counts), waiting at most `wait`. `Ok(false)`: not taken in time.
+    fn lock_tests(
+        connection: &mut Self::Connection,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<bool, sqlx::Error>>;
+
+    /// Releases (once) the lock of [`SandboxDatabase::lock_tests`].
+    fn unlock_tests(connection: &mut Self::Connection) -> BoxFuture<'_, Result<(), sqlx::Error>>;
+
     /// Whether the connection is still inside a transaction.
     fn in_transaction(
         connection: &mut Self::Connection,
     ) -> BoxFuture<'_, Result<bool, sqlx::Error>>;
 }
+
+/// The name of the lock that serializes sandboxed tests, as SQL that gives it: one per
+/// database.
+const TESTS_LOCK: &str = "'sandbox-sqlx tests of ' || current_database()";
 
 /// The statement fence: `SAVEPOINT`, the same after releasing the previous one (one round
 /// trip, as a simple query), `ROLLBACK TO SAVEPOINT`, `RELEASE SAVEPOINT`.
@@ -86,10 +106,6 @@ impl SandboxDatabase for sqlx::Postgres {
          tested ends it: run transactions through the pool (`pool.begin()`), where they become \
          savepoints.";
 
-    fn set_isolation(_: IsolationLevel) -> Option<SqlStr> {
-        None
-    }
-
     fn run_wide(url: &str) -> RunWide {
         RunWide::postgres(url)
     }
@@ -97,6 +113,41 @@ impl SandboxDatabase for sqlx::Postgres {
     fn begin_statement(isolation: Option<IsolationLevel>) -> Option<SqlStr> {
         isolation.map(|level| {
             AssertSqlSafe(format!("BEGIN ISOLATION LEVEL {}", level.sql())).into_sql_str()
+        })
+    }
+
+    fn lock_tests(
+        connection: &mut sqlx::PgConnection,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
+        Box::pin(async move {
+            // Outside any transaction (the sandbox's begins after it): `lock_timeout`
+            // bounds the wait, and is reset whatever happens.
+            let lock = AssertSqlSafe(format!(
+                "SET lock_timeout = {}; SELECT pg_advisory_lock(hashtext({TESTS_LOCK})); \
+                 RESET lock_timeout",
+                wait.as_millis().max(1)
+            ));
+            match sqlx::raw_sql(lock).execute(&mut *connection).await {
+                Ok(_) => Ok(true),
+                // "lock_not_available": the wait timed out.
+                Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("55P03") => {
+                    sqlx::raw_sql("RESET lock_timeout")
+                        .execute(&mut *connection)
+                        .await?;
+                    Ok(false)
+                }
+                Err(error) => Err(error),
+            }
+        })
+    }
+
+    fn unlock_tests(connection: &mut sqlx::PgConnection) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let unlock =
+                AssertSqlSafe(format!("SELECT pg_advisory_unlock(hashtext({TESTS_LOCK}))"));
+            sqlx::raw_sql(unlock).execute(&mut *connection).await?;
+            Ok(())
         })
     }
 
@@ -126,32 +177,72 @@ impl SandboxDatabase for sqlx::Postgres {
 #[cfg(feature = "mysql")]
 impl SandboxDatabase for sqlx::MySql {
     const FENCE_STATEMENTS: bool = false;
-    const ENDED_BY: &'static str = "MySQL and MariaDB commit implicitly before and after DDL (`CREATE`, \
-         `ALTER`, `DROP`, `TRUNCATE`, `RENAME`) and on `COMMIT`, `ROLLBACK`, `BEGIN` or \
-         `START TRANSACTION` statements: keep DDL in migrations, and run transactions through the \
-         pool (`pool.begin()`), where they become savepoints.";
+    const ENDED_BY: &'static str = "Either the test was chosen as a deadlock victim (error 1213): InnoDB \
+         then rolls back its whole transaction, so what the test wrote after the error was \
+         committed for real. Tests that write the same keys at once deadlock: keep \
+         `serialize_tests` on (the default on MySQL/MariaDB). Or a statement ended it: MySQL and \
+         MariaDB commit implicitly before and after DDL (`CREATE`, `ALTER`, `DROP`, `TRUNCATE`, \
+         `RENAME`) and on `COMMIT`, `ROLLBACK`, `BEGIN` or `START TRANSACTION`: keep DDL in \
+         migrations, and run transactions through the pool (`pool.begin()`), where they become \
+         savepoints.";
 
-    fn set_isolation(level: IsolationLevel) -> Option<SqlStr> {
-        // MySQL has no `BEGIN ISOLATION LEVEL`: the level is set for the next transaction.
+    /// `READ COMMITTED` unless asked otherwise: at InnoDB's default `REPEATABLE READ`,
+    /// gap and next-key locks make concurrent tests deadlock or wait on each other
+    /// (two tests that each delete a missing row, then insert one; a test that updates
+    /// through an unindexed column), which `READ COMMITTED` doesn't take.
+    fn begin_statement(isolation: Option<IsolationLevel>) -> Option<SqlStr> {
+        // MySQL has no `BEGIN ISOLATION LEVEL`: the level is set for the next transaction,
+        // in the same round trip (sqlx's MySQL connections allow several statements).
+        let level = isolation.unwrap_or(IsolationLevel::ReadCommitted);
         Some(
-            AssertSqlSafe(format!("SET TRANSACTION ISOLATION LEVEL {}", level.sql()))
-                .into_sql_str(),
+            AssertSqlSafe(format!(
+                "SET TRANSACTION ISOLATION LEVEL {}; BEGIN",
+                level.sql()
+            ))
+            .into_sql_str(),
         )
     }
 
-    fn begin_statement(_: Option<IsolationLevel>) -> Option<SqlStr> {
-        None
-    }
+    /// Serialized: even at `READ COMMITTED`, InnoDB deadlocks tests that insert the same
+    /// unique key at once (each waiter takes a shared lock on the duplicate, then all want
+    /// it exclusively when its holder rolls back), where PostgreSQL makes them wait.
+    const SERIALIZE_TESTS: bool = true;
 
     fn run_wide(_: &str) -> RunWide {
         RunWide::file()
+    }
+
+    fn lock_tests(
+        connection: &mut sqlx::MySqlConnection,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
+        Box::pin(async move {
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT GET_LOCK(CONCAT('sandbox-sqlx tests of ', DATABASE()), ?)",
+            )
+            .bind(wait.as_secs().max(1))
+            .fetch_one(&mut *connection)
+            .await?;
+            Ok(taken == Some(1))
+        })
+    }
+
+    fn unlock_tests(
+        connection: &mut sqlx::MySqlConnection,
+    ) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            sqlx::query("DO RELEASE_LOCK(CONCAT('sandbox-sqlx tests of ', DATABASE()))")
+                .execute(&mut *connection)
+                .await?;
+            Ok(())
+        })
     }
 
     fn in_transaction(
         connection: &mut sqlx::MySqlConnection,
     ) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
         Box::pin(async move {
-            let (open,): (i64,) = sqlx::query_as("SELECT CAST(@@in_transaction AS SIGNED)")
+            let open: i64 = sqlx::query_scalar("SELECT CAST(@@in_transaction AS SIGNED)")
                 .fetch_one(&mut *connection)
                 .await?;
             Ok(open != 0)
@@ -165,16 +256,25 @@ impl SandboxDatabase for sqlx::Sqlite {
     const ENDED_BY: &'static str = "";
     const PER_TEST_DATABASE: bool = true;
 
-    fn set_isolation(_: IsolationLevel) -> Option<SqlStr> {
-        None
-    }
-
     fn begin_statement(_: Option<IsolationLevel>) -> Option<SqlStr> {
         None
     }
 
     fn run_wide(_: &str) -> RunWide {
         RunWide::file()
+    }
+
+    /// Each test has a database of its own: nothing to serialize, so this is never
+    /// called, and takes nothing.
+    fn lock_tests(
+        _: &mut sqlx::SqliteConnection,
+        _: Duration,
+    ) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
+        Box::pin(async { Ok(true) })
+    }
+
+    fn unlock_tests(_: &mut sqlx::SqliteConnection) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
     }
 
     fn in_transaction(_: &mut sqlx::SqliteConnection) -> BoxFuture<'_, Result<bool, sqlx::Error>> {

@@ -5,14 +5,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ownership_runtime::ActorId;
-use sqlx::Database;
 use sqlx::pool::PoolConnection;
+use sqlx::{Database, Executor};
 use sqlx_core::transaction::TransactionManager;
 use tokio::sync::OwnedMutexGuard;
-use tokio::task::AbortHandle;
 
+use crate::backend::{IsolationLevel, SandboxDatabase};
 use crate::error::SandboxError;
+use crate::sandbox::ConnectionHook;
 use crate::template::TestDatabase;
+use crate::turns::{TakeTurn, TurnGuard};
 
 /// Who holds a connection across statements (a transaction, an acquired connection), to
 /// turn a query that would wait for itself into an error.
@@ -39,8 +41,24 @@ pub(crate) struct Slot<DB: Database> {
     pub(crate) revoked: Option<Duration>,
     /// Whether the sandbox wrapped the connection in a transaction.
     pub(crate) sandboxed: bool,
-    /// Whether a statement fence (savepoint) was left open by a dropped stream.
+    /// Whether a statement fence (savepoint) is open: each fenced statement leaves its
+    /// own open, for the next one to release in the same round trip.
     pub(crate) fence_open: bool,
+    /// The sandbox's transaction, while it is still to begin: it begins with the first
+    /// statement (in the same round trip as that statement's fence, where there is one),
+    /// so a checkout costs no round trip, and a test that never queries none at checkin.
+    pub(crate) pending_begin: Option<PendingBegin>,
+    /// The connection's part in its test's turn, for serialized tests.
+    pub(crate) turn: Option<TurnGuard>,
+}
+
+/// A sandbox transaction still to begin.
+#[derive(Clone)]
+pub(crate) struct PendingBegin {
+    /// Its isolation level (the sandbox's default for the database if `None`).
+    pub(crate) isolation: Option<IsolationLevel>,
+    /// For serialized tests: takes the test's turn, before the transaction begins.
+    pub(crate) take_turn: Option<TakeTurn>,
 }
 
 impl<DB: Database> Drop for Slot<DB> {
@@ -58,7 +76,9 @@ pub(crate) fn release_in_background<DB: Database>(
     mut connection: PoolConnection<DB>,
     sandboxed: bool,
 ) {
-    if sandboxed && DB::TransactionManager::get_transaction_depth(&connection) > 0 {
+    // Queued: the pool sends them with the ping it runs before taking the connection
+    // back, and no one gets the connection before they are done.
+    while sandboxed && DB::TransactionManager::get_transaction_depth(&connection) > 0 {
         DB::TransactionManager::start_rollback(&mut connection);
     }
     match ownership_runtime::background::handle() {
@@ -71,6 +91,33 @@ pub(crate) fn release_in_background<DB: Database>(
     }
 }
 
+/// Rolls a taken connection's transaction back and returns it to the pool, then leaves
+/// its test's turn; a connection that can't be rolled back is closed instead.
+pub(crate) async fn rollback_and_release<DB: SandboxDatabase>(taken: Taken<DB>)
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let Taken {
+        mut connection,
+        sandboxed,
+        turn,
+        ..
+    } = taken;
+    if sandboxed {
+        while DB::TransactionManager::get_transaction_depth(&connection) > 0 {
+            if DB::TransactionManager::rollback(&mut connection)
+                .await
+                .is_err()
+            {
+                connection.close_on_drop();
+                break;
+            }
+        }
+    }
+    release_in_background(connection, false);
+    drop(turn);
+}
+
 /// A connection checked out by one owner.
 pub(crate) struct OwnedConnection<DB: Database> {
     pub(crate) owner: ActorId,
@@ -78,10 +125,10 @@ pub(crate) struct OwnedConnection<DB: Database> {
     slot: Arc<tokio::sync::Mutex<Slot<DB>>>,
     /// Held across statements by a transaction or an acquired connection.
     holder: Arc<Mutex<Option<Holder>>>,
-    /// The task that takes the connection back after the ownership timeout.
-    pub(crate) timeout: Mutex<Option<AbortHandle>>,
     /// The test's own database, for backends that copy a template per test.
     pub(crate) database: Mutex<Option<TestDatabase<DB>>>,
+    /// Runs on the connection at checkin, before the rollback.
+    pub(crate) pre_checkin: Option<ConnectionHook<DB>>,
 }
 
 impl<DB: Database> OwnedConnection<DB> {
@@ -90,6 +137,7 @@ impl<DB: Database> OwnedConnection<DB> {
         label: Arc<str>,
         connection: PoolConnection<DB>,
         sandboxed: bool,
+        pending_begin: Option<PendingBegin>,
     ) -> Self {
         OwnedConnection {
             owner,
@@ -99,10 +147,12 @@ impl<DB: Database> OwnedConnection<DB> {
                 revoked: None,
                 sandboxed,
                 fence_open: false,
+                pending_begin,
+                turn: None,
             })),
             holder: Arc::new(Mutex::new(None)),
-            timeout: Mutex::new(None),
             database: Mutex::new(None),
+            pre_checkin: None,
         }
     }
 
@@ -127,22 +177,16 @@ impl<DB: Database> OwnedConnection<DB> {
     }
 
     /// Takes the connection out for checkin; later users get an error.
-    pub(crate) async fn take(&self) -> Option<(PoolConnection<DB>, bool)> {
+    pub(crate) async fn take(&self) -> Option<Taken<DB>> {
         let mut slot = self.slot.clone().lock_owned().await;
-        let sandboxed = slot.sandboxed;
-        slot.connection
-            .take()
-            .map(|connection| (connection, sandboxed))
+        Taken::from_slot(&mut slot)
     }
 
     /// Takes the connection back after the ownership timeout.
-    pub(crate) async fn revoke(&self, timeout: Duration) -> Option<(PoolConnection<DB>, bool)> {
+    pub(crate) async fn revoke(&self, timeout: Duration) -> Option<Taken<DB>> {
         let mut slot = self.slot.clone().lock_owned().await;
         slot.revoked = Some(timeout);
-        let sandboxed = slot.sandboxed;
-        slot.connection
-            .take()
-            .map(|connection| (connection, sandboxed))
+        Taken::from_slot(&mut slot)
     }
 
     fn refuse_self_wait(&self) -> Result<(), SandboxError> {
@@ -177,6 +221,29 @@ impl<DB: Database> OwnedConnection<DB> {
     }
 }
 
+/// A connection taken out of its slot, at checkin or by the ownership timeout.
+pub(crate) struct Taken<DB: Database> {
+    pub(crate) connection: PoolConnection<DB>,
+    /// Whether the sandbox wrapped it in a transaction.
+    pub(crate) sandboxed: bool,
+    /// Whether that transaction began (the test queried).
+    pub(crate) begun: bool,
+    /// Its part in its test's turn: dropped once the rollback is queued.
+    pub(crate) turn: Option<TurnGuard>,
+}
+
+impl<DB: Database> Taken<DB> {
+    fn from_slot(slot: &mut Slot<DB>) -> Option<Self> {
+        let connection = slot.connection.take()?;
+        Some(Taken {
+            connection,
+            sandboxed: slot.sandboxed,
+            begun: slot.pending_begin.is_none(),
+            turn: slot.turn.take(),
+        })
+    }
+}
+
 /// Marks the current task as the holder of a connection until dropped.
 #[derive(Debug)]
 pub(crate) struct HeldBy {
@@ -196,18 +263,5 @@ impl<DB: Database> OwnedConnection<DB> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
-    }
-}
-
-impl<DB: Database> Drop for OwnedConnection<DB> {
-    fn drop(&mut self) {
-        if let Some(timeout) = self
-            .timeout
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            timeout.abort();
-        }
     }
 }

@@ -25,6 +25,33 @@ impl std::fmt::Display for SandboxMode {
     }
 }
 
+/// Which of a checkout's hooks (see [`CheckoutOptions`](crate::CheckoutOptions)).
+///
+/// ```
+/// use sandbox_sqlx::HookKind;
+///
+/// assert_eq!(
+///     HookKind::PostCheckout.to_string(),
+///     "post-checkout hook (`CheckoutOptions::post_checkout`)"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    /// Runs on the connection right after checkout, inside the sandbox's transaction.
+    PostCheckout,
+    /// Runs on the connection at checkin, before the rollback.
+    PreCheckin,
+}
+
+impl std::fmt::Display for HookKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HookKind::PostCheckout => "post-checkout hook (`CheckoutOptions::post_checkout`)",
+            HookKind::PreCheckin => "pre-checkin hook (`CheckoutOptions::pre_checkin`)",
+        })
+    }
+}
+
 /// Why the sandbox refused or failed. Inside `sqlx` calls (queries through a
 /// [`SandboxPool`](crate::SandboxPool)) it arrives as `sqlx::Error::Configuration`, whose
 /// source is this error.
@@ -100,7 +127,9 @@ pub enum SandboxError {
 
     /// The connection was checked in while code still used it.
     #[error(
-        "sandbox `{label}`: the connection of {owner} was checked in (its test ended, or it          checked in explicitly), and this code still tried to use it. Await the tasks that use          the database before the test ends."
+        "sandbox `{label}`: the connection of {owner} was checked in (its test ended, or it \
+         checked in explicitly), and this code still tried to use it. Await the tasks that use \
+         the database before the test ends."
     )]
     CheckedIn {
         /// The sandbox's label.
@@ -111,13 +140,36 @@ pub enum SandboxError {
 
     /// A query would wait for a connection the same task holds.
     #[error(
-        "sandbox `{label}`: this task holds the connection of {owner} in a transaction or an          acquired connection, and ran a query through the pool, which would wait for itself          forever (inside a sandbox, a test has one connection). Run the query on the          transaction (`&mut *tx`) or the acquired connection instead."
+        "sandbox `{label}`: this task holds the connection of {owner} in a transaction or an \
+         acquired connection, and ran a query through the pool, which would wait for itself \
+         forever (inside a sandbox, a test has one connection). Run the query on the \
+         transaction (`&mut *tx`) or the acquired connection instead."
     )]
     HeldByThisTask {
         /// The sandbox's label.
         label: String,
         /// The owner of the connection.
         owner: ActorId,
+    },
+
+    /// A serialized test waited too long for its turn.
+    #[error(
+        "sandbox `{label}`: {owner} waited {waited:?} for its turn and gave up. Sandboxed tests \
+         on this database run one at a time (`SandboxBuilder::serialize_tests`, the default on \
+         MySQL/MariaDB), and another test kept the turn all that time. A test that checks out a \
+         second connection for another actor while its first is in use waits for itself: allow \
+         that actor to use the test's connection instead (`SANDBOX.allow(test, actor)`). \
+         Otherwise raise `CheckoutOptions::ownership_timeout` (the longest wait), or run tests \
+         at once with `serialize_tests(false)`, accepting that InnoDB deadlocks tests that \
+         write the same unique keys at once."
+    )]
+    SerializedWait {
+        /// The sandbox's label.
+        label: String,
+        /// The actor whose connection waited.
+        owner: ActorId,
+        /// How long it waited.
+        waited: Duration,
     },
 
     /// No connection came free in time.
@@ -138,19 +190,6 @@ pub enum SandboxError {
         waited: Duration,
     },
 
-    /// App code tried to end the sandbox's own transaction.
-    #[error(
-        "sandbox `{label}`: the statement `{statement}` would end the test's sandbox transaction, \
-         and the test's data would stay in the database. Use transactions through the pool \
-         (`pool.begin()`, then `commit()`): inside a sandbox they become savepoints."
-    )]
-    EndsSandboxTransaction {
-        /// The sandbox's label.
-        label: String,
-        /// The statement.
-        statement: String,
-    },
-
     /// The sandbox's transaction was found ended at checkin.
     #[error(
         "sandbox `{label}`: the test's sandbox transaction had already ended when {owner} checked \
@@ -163,6 +202,23 @@ pub enum SandboxError {
         owner: ActorId,
         /// What likely ended it, and what to do.
         cause: &'static str,
+    },
+
+    /// A post-checkout or pre-checkin hook failed.
+    #[error(
+        "sandbox `{label}`: the {hook} of {owner} failed: {source}. The connection was rolled \
+         back and returned to the pool."
+    )]
+    Hook {
+        /// The sandbox's label.
+        label: String,
+        /// The actor the connection was checked out for.
+        owner: ActorId,
+        /// Which hook.
+        hook: HookKind,
+        /// The hook's error.
+        #[source]
+        source: sqlx::Error,
     },
 
     /// The database failed.

@@ -10,14 +10,16 @@ use futures_core::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use ownership_runtime::{Found, callers};
 use sqlx::pool::PoolConnection;
-use sqlx::{Database, Either, Execute, Executor, Pool, SqlStr, Transaction};
+use sqlx::{
+    AssertSqlSafe, Database, Either, Execute, Executor, Pool, SqlSafeStr, SqlStr, Transaction,
+};
 use sqlx_core::transaction::TransactionManager;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{FENCE, FENCE_AGAIN, FENCE_RELEASE, FENCE_ROLLBACK, SandboxDatabase};
 use crate::conn::{HeldBy, OwnedConnection, Slot};
 use crate::error::SandboxError;
-use crate::sandbox::State;
+use crate::sandbox::{Driven, State};
 
 /// A cheap, cloneable handle to a database pool that app code queries through
 /// (`query.execute(&pool)`, `pool.begin()`, `pool.acquire()`).
@@ -108,7 +110,7 @@ where
             Route::Sandbox(state) => {
                 let owned = connection_for_caller(state).await?;
                 let (mut slot, held) = owned.hold().await?;
-                flush_fence(&mut slot).await?;
+                settle(&mut slot).await?;
                 let connection = slot_connection(&mut slot)?;
                 DB::TransactionManager::begin(connection, None).await?;
                 Ok(SandboxTransaction {
@@ -136,7 +138,7 @@ where
             Route::Sandbox(state) => {
                 let owned = connection_for_caller(state).await?;
                 let (mut slot, held) = owned.hold().await?;
-                flush_fence(&mut slot).await?;
+                settle(&mut slot).await?;
                 slot_connection(&mut slot)?;
                 Ok(SandboxConnection {
                     inner: ConnectionInner::Sandboxed { slot, _held: held },
@@ -167,7 +169,9 @@ where
         })?,
     };
     if state.is_auto() {
-        return state.checkout(actor, state.defaults()).await;
+        return state
+            .checkout(actor, state.defaults(), Driven::Spawned)
+            .await;
     }
     Err(SandboxError::NoConnection {
         label: state.label.to_string(),
@@ -187,17 +191,68 @@ fn slot_connection<DB: Database>(slot: &mut Slot<DB>) -> Result<&mut DB::Connect
         })
 }
 
-/// Releases a statement fence left open by a stream that was dropped early.
-async fn flush_fence<DB: SandboxDatabase>(slot: &mut Slot<DB>) -> Result<(), sqlx::Error>
+/// Gets the connection ready for work that is not one fenced statement (an app
+/// transaction, an acquired connection, a prepare): begins the sandbox's transaction if
+/// it hasn't begun, and releases an open statement fence.
+pub(crate) async fn settle<DB: SandboxDatabase>(slot: &mut Slot<DB>) -> Result<(), sqlx::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    begin_pending(slot, false).await?;
     if slot.fence_open {
-        let connection = slot_connection(slot)?;
-        connection.execute(FENCE_RELEASE).await?;
+        slot_connection(slot)?.execute(FENCE_RELEASE).await?;
         slot.fence_open = false;
     }
     Ok(())
+}
+
+/// Gets the connection ready for one statement, and says whether the statement is
+/// fenced: if it needs a fence, sets one in one round trip (with the `BEGIN` of the
+/// sandbox's transaction, or the release of the previous fence); otherwise as [`settle`].
+async fn fence<DB: SandboxDatabase>(slot: &mut Slot<DB>) -> Result<bool, sqlx::Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    if !needs_fence(slot) {
+        settle(slot).await?;
+        return Ok(false);
+    }
+    if !begin_pending(slot, true).await? {
+        let fence = if slot.fence_open { FENCE_AGAIN } else { FENCE };
+        slot_connection(slot)?.execute(fence).await?;
+    }
+    slot.fence_open = true;
+    Ok(true)
+}
+
+/// Begins the sandbox's transaction if it is still to begin (after taking the tests'
+/// lock, for serialized tests), setting a statement fence in the same round trip if
+/// `fenced`. Returns whether it began.
+async fn begin_pending<DB: SandboxDatabase>(
+    slot: &mut Slot<DB>,
+    fenced: bool,
+) -> Result<bool, sqlx::Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let Some(pending) = slot.pending_begin.clone() else {
+        return Ok(false);
+    };
+    if let Some(take_turn) = &pending.take_turn
+        && slot.turn.is_none()
+    {
+        slot.turn = Some(take_turn().await?);
+    }
+    let begin = DB::begin_statement(pending.isolation);
+    let begin = if fenced {
+        let begin = begin.as_ref().map_or("BEGIN", SqlStr::as_str);
+        Some(AssertSqlSafe(format!("{begin}; {FENCE}")).into_sql_str())
+    } else {
+        begin
+    };
+    DB::TransactionManager::begin(slot_connection(slot)?, begin).await?;
+    slot.pending_begin = None;
+    Ok(true)
 }
 
 /// Whether statements on this connection need a fence: the database needs it, the
@@ -206,9 +261,10 @@ where
 fn needs_fence<DB: SandboxDatabase>(slot: &Slot<DB>) -> bool {
     DB::FENCE_STATEMENTS
         && slot.sandboxed
-        && slot.connection.as_deref().is_some_and(|connection| {
-            DB::TransactionManager::get_transaction_depth(connection) == 1
-        })
+        && (slot.pending_begin.is_some()
+            || slot.connection.as_deref().is_some_and(|connection| {
+                DB::TransactionManager::get_transaction_depth(connection) == 1
+            }))
 }
 
 impl<'p, DB: SandboxDatabase> Executor<'p> for &'p SandboxPool<DB>
@@ -232,16 +288,7 @@ where
         Box::pin(async_stream::try_stream! {
             let owned = connection_for_caller(&state).await?;
             let mut slot = owned.lock().await?;
-            // A fenced statement leaves its savepoint open: the next one releases it and
-            // sets its own in one round trip.
-            let fenced = needs_fence(&slot);
-            if fenced {
-                let fence = if slot.fence_open { FENCE_AGAIN } else { FENCE };
-                slot_connection(&mut slot)?.execute(fence).await?;
-                slot.fence_open = true;
-            } else {
-                flush_fence(&mut slot).await?;
-            }
+            let fenced = fence(&mut slot).await?;
             let mut failure = None;
             {
                 let connection = slot_connection(&mut slot)?;
@@ -306,7 +353,7 @@ where
         Box::pin(async move {
             let owned = connection_for_caller(&state).await?;
             let mut slot = owned.lock().await?;
-            flush_fence(&mut slot).await?;
+            settle(&mut slot).await?;
             slot_connection(&mut slot)?
                 .prepare_with(sql, parameters)
                 .await
@@ -324,7 +371,7 @@ where
         Box::pin(async move {
             let owned = connection_for_caller(&state).await?;
             let mut slot = owned.lock().await?;
-            flush_fence(&mut slot).await?;
+            settle(&mut slot).await?;
             slot_connection(&mut slot)?.describe(sql).await
         })
     }

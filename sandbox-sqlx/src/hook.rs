@@ -9,7 +9,7 @@ use ownership_runtime::{ActorId, Mode};
 use sqlx::Executor;
 
 use crate::backend::SandboxDatabase;
-use crate::sandbox::State;
+use crate::sandbox::{Driven, State};
 
 /// A sandbox, whatever its database.
 pub(crate) trait AnySandbox: Send + Sync {
@@ -34,7 +34,7 @@ where
             Err(message) => return Some(message),
         };
         runtime
-            .block_on(self.checkin(owner))
+            .block_on(self.checkin(owner, Driven::Here))
             .err()
             .map(|error| error.to_string())
     }

@@ -30,12 +30,15 @@ mod sandbox;
 mod template;
 #[cfg(feature = "postgres")]
 mod template_database;
+mod timeouts;
+mod turns;
 
 pub use backend::{IsolationLevel, SandboxDatabase};
-pub use error::{SandboxError, SandboxMode};
+pub use error::{HookKind, SandboxError, SandboxMode};
 pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
 pub use sandbox::{
-    Allow, Checkin, Checkout, CheckoutOptions, DEFAULT_OWNERSHIP_TIMEOUT, Sandbox, SandboxBuilder,
+    Allow, AllowOptions, Checkin, Checkout, CheckoutOptions, ConnectionHook,
+    DEFAULT_OWNERSHIP_TIMEOUT, Sandbox, SandboxBuilder,
 };
 #[cfg(feature = "postgres")]
 pub use template_database::TemplateDatabase;

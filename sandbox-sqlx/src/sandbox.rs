@@ -7,62 +7,111 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use futures_core::future::BoxFuture;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
 use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
-use sqlx::pool::{PoolConnection, PoolOptions};
-use sqlx::{Executor, Pool};
-use sqlx_core::transaction::TransactionManager;
+use sqlx::pool::PoolOptions;
+use sqlx::{Database, Executor, Pool};
 use tokio::sync::OnceCell;
 
 use crate::backend::{IsolationLevel, SandboxDatabase};
-use crate::conn::{OwnedConnection, release_in_background};
-use crate::error::{SandboxError, SandboxMode};
-use crate::handle::SandboxPool;
+use crate::conn::{
+    OwnedConnection, PendingBegin, Taken, release_in_background, rollback_and_release,
+};
+use crate::error::{HookKind, SandboxError, SandboxMode};
+use crate::handle::{SandboxPool, settle};
 use crate::hook;
 use crate::template;
+use crate::timeouts::Timeouts;
+use crate::turns::Turns;
 
 /// The default [`CheckoutOptions::ownership_timeout`].
 pub const DEFAULT_OWNERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A function run on a test's connection by the sandbox: see
+/// [`CheckoutOptions::post_checkout`] and [`CheckoutOptions::pre_checkin`].
+pub type ConnectionHook<DB> = Arc<
+    dyn for<'c> Fn(&'c mut <DB as Database>::Connection) -> BoxFuture<'c, Result<(), sqlx::Error>>
+        + Send
+        + Sync,
+>;
 
 /// How a connection is checked out.
 ///
 /// ```
 /// use std::time::Duration;
 /// use sandbox_sqlx::{CheckoutOptions, IsolationLevel};
+/// use sqlx::{Executor, Postgres};
 ///
-/// let options = CheckoutOptions::default()
+/// let options = CheckoutOptions::<Postgres>::default()
 ///     .isolation(IsolationLevel::ReadCommitted)
-///     .ownership_timeout(Duration::from_secs(300));
+///     .ownership_timeout(Duration::from_secs(300))
+///     .post_checkout(|connection| {
+///         Box::pin(async move {
+///             connection.execute("SET LOCAL statement_timeout = '5s'").await?;
+///             Ok(())
+///         })
+///     });
 /// assert!(options.is_sandboxed());
 /// ```
-#[derive(Debug, Clone)]
-pub struct CheckoutOptions {
+pub struct CheckoutOptions<DB: Database> {
     sandboxed: bool,
     isolation: Option<IsolationLevel>,
     ownership_timeout: Duration,
+    pub(crate) post_checkout: Option<ConnectionHook<DB>>,
+    pub(crate) pre_checkin: Option<ConnectionHook<DB>>,
 }
 
-impl Default for CheckoutOptions {
+impl<DB: Database> Default for CheckoutOptions<DB> {
     fn default() -> Self {
         CheckoutOptions {
             sandboxed: true,
             isolation: None,
             ownership_timeout: DEFAULT_OWNERSHIP_TIMEOUT,
+            post_checkout: None,
+            pre_checkin: None,
         }
     }
 }
 
-impl CheckoutOptions {
+impl<DB: Database> Clone for CheckoutOptions<DB> {
+    fn clone(&self) -> Self {
+        CheckoutOptions {
+            sandboxed: self.sandboxed,
+            isolation: self.isolation,
+            ownership_timeout: self.ownership_timeout,
+            post_checkout: self.post_checkout.clone(),
+            pre_checkin: self.pre_checkin.clone(),
+        }
+    }
+}
+
+impl<DB: Database> fmt::Debug for CheckoutOptions<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckoutOptions")
+            .field("sandboxed", &self.sandboxed)
+            .field("isolation", &self.isolation)
+            .field("ownership_timeout", &self.ownership_timeout)
+            .field("post_checkout", &self.post_checkout.is_some())
+            .field("pre_checkin", &self.pre_checkin.is_some())
+            .finish()
+    }
+}
+
+impl<DB: Database> CheckoutOptions<DB> {
     /// `false`: no wrapping transaction; the test commits for real. Such a test must clean
-    /// up what it wrote itself (delete its rows, or truncate its tables, at its end), and
-    /// should not run beside tests that read the same tables.
+    /// up what it wrote itself (delete its rows, or truncate its tables, at its end: a
+    /// [`pre_checkin`](CheckoutOptions::pre_checkin) hook is a good place), and should not
+    /// run beside tests that read the same tables. Has no effect on SQLite, where each
+    /// test's database is deleted whole.
     pub fn sandbox(mut self, sandboxed: bool) -> Self {
         self.sandboxed = sandboxed;
         self
     }
 
-    /// The isolation level of the sandbox's transaction (the database's default if unset).
+    /// The isolation level of the sandbox's transaction (the database's default if unset;
+    /// on MySQL/MariaDB the sandbox's default is `READ COMMITTED`, see the crate docs).
     pub fn isolation(mut self, level: IsolationLevel) -> Self {
         self.isolation = Some(level);
         self
@@ -72,6 +121,38 @@ impl CheckoutOptions {
     /// and rolled back, and the owner's next query fails naming the timeout.
     pub fn ownership_timeout(mut self, timeout: Duration) -> Self {
         self.ownership_timeout = timeout;
+        self
+    }
+
+    /// Runs `hook` on the connection right after checkout, inside the sandbox's
+    /// transaction (so what it writes is rolled back with the test's rows): session
+    /// settings, `SET LOCAL`, seed rows. If it fails, the checkout fails with
+    /// [`SandboxError::Hook`](crate::SandboxError::Hook) and the connection goes back.
+    pub fn post_checkout<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(&'c mut DB::Connection) -> BoxFuture<'c, Result<(), sqlx::Error>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.post_checkout = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` on the connection when it is checked in (the test ended, an explicit
+    /// checkin, a mode switch), before the rollback: clean up after an unsandboxed test,
+    /// check an invariant of the data. Not run when the ownership timeout takes the
+    /// connection back, nor on a connection the server closed. If it fails, the
+    /// connection is still rolled back, and checkin reports
+    /// [`SandboxError::Hook`](crate::SandboxError::Hook) (failing the test).
+    pub fn pre_checkin<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(&'c mut DB::Connection) -> BoxFuture<'c, Result<(), sqlx::Error>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.pre_checkin = Some(Arc::new(hook));
         self
     }
 
@@ -114,6 +195,33 @@ pub enum Allow {
     NotFound,
 }
 
+/// How [`Sandbox::allow_with`] allows.
+///
+/// ```
+/// use sandbox_sqlx::AllowOptions;
+///
+/// let options = AllowOptions::default().unallow_existing(true);
+/// assert!(options.unallows_existing());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllowOptions {
+    unallow_existing: bool,
+}
+
+impl AllowOptions {
+    /// Whether an allowance the actor has to another owner's connection is taken back
+    /// first, instead of the call answering [`Allow::Already`].
+    pub fn unallow_existing(mut self, unallow: bool) -> Self {
+        self.unallow_existing = unallow;
+        self
+    }
+
+    /// Whether [`AllowOptions::unallow_existing`] is set.
+    pub fn unallows_existing(&self) -> bool {
+        self.unallow_existing
+    }
+}
+
 /// The mode [`Sandbox::set_mode`] takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Checkouts {
@@ -127,11 +235,19 @@ pub(crate) struct State<DB: SandboxDatabase> {
     url: String,
     pub(crate) owners: Ownership<(), Arc<OwnedConnection<DB>>>,
     checkouts: RwLock<Checkouts>,
-    defaults: CheckoutOptions,
+    defaults: CheckoutOptions<DB>,
     migrator: Option<&'static Migrator>,
     migrated: OnceCell<()>,
     /// Checkouts waiting for a free connection.
     waiting: AtomicUsize,
+    /// The ownership timeouts of checked-out connections.
+    timeouts: Timeouts<DB>,
+    /// How many per-test databases may exist at once (`max_connections`), for backends
+    /// that copy a template per test.
+    copies: Arc<tokio::sync::Semaphore>,
+    /// The turns of serialized tests (see [`SandboxBuilder::serialize_tests`]); `None`
+    /// when tests run at once.
+    turns: Option<Turns<DB>>,
 }
 
 /// A database sandbox (see the [crate docs](crate)). Cheap to clone: clones share it.
@@ -186,8 +302,9 @@ pub struct SandboxBuilder<DB: SandboxDatabase> {
     url: String,
     options: PoolOptions<DB>,
     checkouts: Checkouts,
-    defaults: CheckoutOptions,
+    defaults: CheckoutOptions<DB>,
     migrator: Option<&'static Migrator>,
+    serialize: bool,
 }
 
 impl<DB: SandboxDatabase> SandboxBuilder<DB>
@@ -228,8 +345,23 @@ where
         self
     }
 
+    /// Whether sandboxed tests on this database run their transactions one at a time,
+    /// across processes and machines (a session lock on the server, taken at a test's
+    /// first statement and released at its checkin; a test that never queries doesn't
+    /// wait). Only sandboxed checkouts take part; SQLite tests, each on a database of
+    /// its own, never wait.
+    ///
+    /// On by default on MySQL/MariaDB, where InnoDB deadlocks concurrent tests that
+    /// insert the same unique key (at `READ COMMITTED`, the sandbox's default level
+    /// there, different keys don't conflict: no gap locks). Off by default on
+    /// PostgreSQL, where such tests wait for each other instead.
+    pub fn serialize_tests(mut self, serialize: bool) -> Self {
+        self.serialize = serialize;
+        self
+    }
+
     /// The options of checkouts that don't give their own (implicit ones, in auto mode).
-    pub fn checkout_options(mut self, options: CheckoutOptions) -> Self {
+    pub fn checkout_options(mut self, options: CheckoutOptions<DB>) -> Self {
         self.defaults = options;
         self
     }
@@ -257,8 +389,12 @@ where
             context: "the database URL is not valid",
             source,
         })?;
+        let copies = pool.options().get_max_connections() as usize;
+        let turns = self
+            .serialize
+            .then(|| Turns::of_database(label.clone(), &self.url));
         let state = Arc::new(State {
-            label,
+            label: label.clone(),
             pool,
             url: self.url,
             owners: Ownership::new(),
@@ -267,6 +403,9 @@ where
             migrator: self.migrator,
             migrated: OnceCell::new(),
             waiting: AtomicUsize::new(0),
+            timeouts: Timeouts::new(),
+            turns,
+            copies: Arc::new(tokio::sync::Semaphore::new(copies)),
         });
         hook::register(&state);
         Ok(Sandbox { state })
@@ -289,6 +428,7 @@ where
             checkouts: Checkouts::Manual,
             defaults: CheckoutOptions::default(),
             migrator: None,
+            serialize: DB::SERIALIZE_TESTS,
         }
     }
 
@@ -327,7 +467,7 @@ where
                 };
                 let owners: Vec<ActorId> = self.state.owners.snapshot().owned.into_keys().collect();
                 for owner in owners {
-                    self.state.checkin(owner).await?;
+                    self.state.checkin(owner, Driven::Spawned).await?;
                 }
                 Ok(())
             }
@@ -353,7 +493,16 @@ where
     pub async fn checkout_for(
         &self,
         actor: ActorId,
-        options: CheckoutOptions,
+        options: CheckoutOptions<DB>,
+    ) -> Result<Checkout, SandboxError> {
+        self.checkout_driven(actor, options, Driven::Spawned).await
+    }
+
+    async fn checkout_driven(
+        &self,
+        actor: ActorId,
+        options: CheckoutOptions<DB>,
+        driven: Driven,
     ) -> Result<Checkout, SandboxError> {
         if self.state.owners.metadata(actor, &()).is_some() {
             return Ok(Checkout::AlreadyOwner);
@@ -362,7 +511,7 @@ where
         {
             return Ok(Checkout::AlreadyAllowed);
         }
-        self.state.checkout(actor, options).await?;
+        self.state.checkout(actor, options, driven).await?;
         Ok(Checkout::Ok)
     }
 
@@ -375,13 +524,61 @@ where
     /// have been committed), or the database failed.
     pub async fn checkin(&self) -> Result<Checkin, SandboxError> {
         let actor = self.state.current_actor()?;
-        self.state.checkin(actor).await
+        self.state.checkin(actor, Driven::Spawned).await
     }
 
     /// Allows `actor` to use the connection that `owner_or_allowed` owns or is allowed to
-    /// use.
+    /// use. An actor already allowed to use another test's connection stays with it
+    /// ([`Allow::Already`]); see [`Sandbox::allow_with`] to move it.
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::{Allow, Sandbox};
+    /// # use sqlx::Postgres;
+    /// # async fn example(sandbox: Sandbox<Postgres>) {
+    /// use ownership_runtime::{Actor, callers};
+    ///
+    /// sandbox.checkout().await.unwrap();
+    /// let test = callers()[0];
+    /// // A worker that serves the test, running under its own actor:
+    /// let worker = Actor::named("mailer");
+    /// assert_eq!(sandbox.allow(test, worker.id()), Allow::Ok);
+    /// # }
+    /// ```
     pub fn allow(&self, owner_or_allowed: ActorId, actor: ActorId) -> Allow {
-        match self.state.owners.allow(owner_or_allowed, actor, ()) {
+        self.allow_with(owner_or_allowed, actor, AllowOptions::default())
+    }
+
+    /// [`Sandbox::allow`], with options: `unallow_existing` first takes back an allowance
+    /// `actor` has to another owner's connection (a long-lived worker moving from one
+    /// test to the next).
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::{Allow, AllowOptions, Sandbox};
+    /// # use sqlx::Postgres;
+    /// # use ownership_runtime::ActorId;
+    /// # fn example(sandbox: Sandbox<Postgres>, previous_test: ActorId, test: ActorId, worker: ActorId) {
+    /// assert_eq!(sandbox.allow(previous_test, worker), Allow::Ok);
+    /// assert_eq!(sandbox.allow(test, worker), Allow::Already);
+    /// let moved = sandbox.allow_with(test, worker, AllowOptions::default().unallow_existing(true));
+    /// assert_eq!(moved, Allow::Ok);
+    /// # }
+    /// ```
+    pub fn allow_with(
+        &self,
+        owner_or_allowed: ActorId,
+        actor: ActorId,
+        options: AllowOptions,
+    ) -> Allow {
+        let owners = &self.state.owners;
+        if options.unallow_existing
+            && let Some(Found::Owner(root)) = owners.fetch_owner(&[owner_or_allowed], &())
+            && let Some(Found::Owner(current)) = owners.fetch_owner(&[actor], &())
+            && current != actor
+            && current != root
+        {
+            owners.disallow(actor, &());
+        }
+        match owners.allow(owner_or_allowed, actor, ()) {
             Ok(()) => Allow::Ok,
             Err(OwnershipError::AlreadyAnOwner { .. } | OwnershipError::AlreadyAllowed { .. }) => {
                 Allow::Already
@@ -404,8 +601,9 @@ where
     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
         let runtime =
             background(&self.state.label).map_err(|error| Failure::new(error.to_string()))?;
+        // The harness's thread waits here anyway: drive the checkout on it.
         runtime
-            .block_on(self.checkout_for(test.actor(), self.state.defaults()))
+            .block_on(self.checkout_driven(test.actor(), self.state.defaults(), Driven::Here))
             .map(|_| ())
             .map_err(|error| Failure::new(error.to_string()))
     }
@@ -434,7 +632,7 @@ impl<DB: SandboxDatabase> State<DB> {
             == Checkouts::Auto
     }
 
-    pub(crate) fn defaults(&self) -> CheckoutOptions {
+    pub(crate) fn defaults(&self) -> CheckoutOptions<DB> {
         self.defaults.clone()
     }
 
@@ -507,7 +705,8 @@ where
     pub(crate) async fn checkout(
         self: &Arc<Self>,
         actor: ActorId,
-        options: CheckoutOptions,
+        options: CheckoutOptions<DB>,
+        driven: Driven,
     ) -> Result<Arc<OwnedConnection<DB>>, SandboxError> {
         if !actor.is_alive() {
             return Err(SandboxError::OwnerEnded {
@@ -524,21 +723,18 @@ where
         let isolation = options.isolation;
         let sandboxed = options.sandboxed;
         let template = template::template_file(&self.url);
-        let opened = runtime
-            .spawn(async move {
+        let (copies, wait) = (
+            self.copies.clone(),
+            self.pool.options().get_acquire_timeout(),
+        );
+        let opened = driven
+            .run(runtime, async move {
                 if DB::PER_TEST_DATABASE {
-                    let (connection, database) = template::open_copy::<DB>(&template).await?;
+                    let (connection, database) =
+                        template::open_copy::<DB>(&template, copies, wait).await?;
                     return Ok((connection, Some(database)));
                 }
-                let mut connection: PoolConnection<DB> = pool.acquire().await?;
-                if sandboxed {
-                    if let Some(statement) = isolation.and_then(DB::set_isolation) {
-                        connection.execute(statement).await?;
-                    }
-                    DB::TransactionManager::begin(&mut connection, DB::begin_statement(isolation))
-                        .await?;
-                }
-                Ok::<_, sqlx::Error>((connection, None))
+                Ok::<_, sqlx::Error>((pool.acquire().await?, None))
             })
             .await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -568,12 +764,66 @@ where
         };
         // A per-test database is thrown away whole: no wrapping transaction.
         let sandboxed = sandboxed && !DB::PER_TEST_DATABASE;
-        let owned = OwnedConnection::new(actor, self.label.clone(), connection, sandboxed);
+        // Serialized tests take turns by test: the root of the callers that check out.
+        let test = callers().last().copied().unwrap_or(actor);
+        let pending_begin = sandboxed.then(|| PendingBegin {
+            isolation,
+            take_turn: self.turns.as_ref().map(|turns| {
+                // Bounded, to turn a test that waits for itself into an error.
+                let wait = options
+                    .ownership_timeout
+                    .max(self.pool.options().get_acquire_timeout());
+                turns.for_test(test, self.pool.clone(), wait)
+            }),
+        });
+        let mut owned = OwnedConnection::new(
+            actor,
+            self.label.clone(),
+            connection,
+            sandboxed,
+            pending_begin,
+        );
+        owned.pre_checkin = options.pre_checkin.clone();
         *owned
             .database
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = database;
         let owned = Arc::new(owned);
+        if let Some(hook) = options.post_checkout.clone() {
+            let hooked = driven
+                .run(runtime, after_checkout(owned.clone(), hook))
+                .await;
+            let failure = match hooked {
+                Ok(Ok(())) => None,
+                Ok(Err(source)) => Some(SandboxError::Hook {
+                    label: label.clone(),
+                    owner: actor,
+                    hook: HookKind::PostCheckout,
+                    source,
+                }),
+                Err(error) => Some(SandboxError::Runtime {
+                    label: label.clone(),
+                    message: format!("the post-checkout task failed: {error}"),
+                }),
+            };
+            if let Some(failure) = failure {
+                // Never registered: give the connection (and its database) back here.
+                let database = owned.take_database();
+                let taken = owned.take().await;
+                driven
+                    .run(runtime, async move {
+                        if let Some(taken) = taken {
+                            rollback_and_release(taken).await;
+                        }
+                        if let Some(database) = database {
+                            template::discard(database).await;
+                        }
+                    })
+                    .await
+                    .ok();
+                return Err(failure);
+            }
+        }
         let registered = self
             .owners
             .get_and_update(actor, (), |existing| match existing {
@@ -594,37 +844,16 @@ where
                 });
             }
         }
-        self.watch_ownership_timeout(&owned, options.ownership_timeout);
+        self.timeouts.watch(&owned, options.ownership_timeout);
         Ok(owned)
     }
 
-    /// Takes the connection back from its owner once `timeout` has passed.
-    fn watch_ownership_timeout(
-        self: &Arc<Self>,
-        owned: &Arc<OwnedConnection<DB>>,
-        timeout: Duration,
-    ) {
-        let Ok(runtime) = ownership_runtime::background::handle() else {
-            return;
-        };
-        let (state, watched) = (Arc::downgrade(self), Arc::downgrade(owned));
-        let task = runtime.spawn(async move {
-            tokio::time::sleep(timeout).await;
-            let (Some(state), Some(owned)) = (state.upgrade(), watched.upgrade()) else {
-                return;
-            };
-            if let Some((connection, sandboxed)) = owned.revoke(timeout).await {
-                rollback_and_release(connection, sandboxed).await;
-            }
-            // The owner keeps the (now empty) entry, so its next query names the timeout;
-            // it goes when the owner ends or checks in.
-            drop(state);
-        });
-        *owned.timeout.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
-    }
-
     /// Checks `owner`'s connection in.
-    pub(crate) async fn checkin(&self, owner: ActorId) -> Result<Checkin, SandboxError> {
+    pub(crate) async fn checkin(
+        &self,
+        owner: ActorId,
+        driven: Driven,
+    ) -> Result<Checkin, SandboxError> {
         let Some(owned) = self.owners.metadata(owner, &()) else {
             return Ok(match self.owners.fetch_owner(&[owner], &()) {
                 Some(Found::Owner(_)) => Checkin::NotOwner,
@@ -633,41 +862,47 @@ where
         };
         self.owners.cleanup_owner(owner);
         let database = owned.take_database();
-        let Some((connection, sandboxed)) = owned.take().await else {
+        let pre_checkin = owned.pre_checkin.clone();
+        let Some(taken) = owned.take().await else {
             return Ok(Checkin::Ok); // taken back by the ownership timeout already
         };
-        if let Some(database) = database {
-            release_in_background(connection, false);
-            background(&self.label)?
-                .spawn(template::discard(database))
-                .await
-                .map_err(|error| SandboxError::Runtime {
-                    label: self.label.to_string(),
-                    message: error.to_string(),
-                })?;
-            return Ok(Checkin::Ok);
-        }
         let label = self.label.to_string();
         let runtime = background(&label)?;
-        // One task on the background runtime: check the transaction, roll back, return.
-        let checked = runtime
-            .spawn(async move {
-                let mut connection = connection;
-                let open = if sandboxed {
+        // One task on the background runtime: the hook, check the transaction, queue the
+        // rollback (the pool sends it before anyone else gets the connection).
+        let checked = driven
+            .run(runtime, async move {
+                let Taken {
+                    mut connection,
+                    sandboxed,
+                    begun,
+                    turn,
+                } = taken;
+                let hooked = match pre_checkin {
+                    Some(hook) => hook(&mut connection).await,
+                    None => Ok(()),
+                };
+                if let Some(database) = database {
+                    release_in_background(connection, false);
+                    template::discard(database).await;
+                    return hooked.map_err(Closing::Hook).map(|()| true);
+                }
+                let open = if sandboxed && begun {
                     match DB::in_transaction(&mut connection).await {
                         Ok(open) => open,
                         Err(error) => {
                             // A broken connection (killed by the server, say) is closed, not
                             // returned: the next test gets a fresh one.
                             connection.close_on_drop();
-                            return Err(error);
+                            return Err(Closing::Database(error));
                         }
                     }
                 } else {
                     true
                 };
-                rollback_and_release(connection, sandboxed).await;
-                Ok(open)
+                release_in_background(connection, sandboxed);
+                drop(turn);
+                hooked.map_err(Closing::Hook).map(|()| open)
             })
             .await;
         match checked {
@@ -677,7 +912,13 @@ where
                 owner,
                 cause: DB::ENDED_BY,
             }),
-            Ok(Err(source)) => Err(SandboxError::Database {
+            Ok(Err(Closing::Hook(source))) => Err(SandboxError::Hook {
+                label,
+                owner,
+                hook: HookKind::PreCheckin,
+                source,
+            }),
+            Ok(Err(Closing::Database(source))) => Err(SandboxError::Database {
                 label,
                 context: "could not check the connection in",
                 source,
@@ -690,26 +931,54 @@ where
     }
 }
 
-/// Rolls a connection's transaction back and returns it to the pool; a connection that
-/// can't be rolled back is closed instead.
-async fn rollback_and_release<DB: SandboxDatabase>(
-    mut connection: PoolConnection<DB>,
-    sandboxed: bool,
-) where
+/// Runs a post-checkout hook on a new connection: begins the sandbox's transaction (the
+/// hook runs inside it), then the hook.
+async fn after_checkout<DB: SandboxDatabase>(
+    owned: Arc<OwnedConnection<DB>>,
+    hook: ConnectionHook<DB>,
+) -> Result<(), sqlx::Error>
+where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    if sandboxed {
-        while DB::TransactionManager::get_transaction_depth(&connection) > 0 {
-            if DB::TransactionManager::rollback(&mut connection)
-                .await
-                .is_err()
-            {
-                connection.close_on_drop();
-                break;
-            }
+    let mut slot = owned.lock().await?;
+    settle(&mut slot).await?;
+    match slot.connection.as_deref_mut() {
+        Some(connection) => hook(connection).await,
+        None => Ok(()),
+    }
+}
+
+/// Where a checkout or checkin does its database work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Driven {
+    /// In a task of its own on the background runtime, so that the caller's future can
+    /// be dropped midway (its test's runtime shutting down, say) without stranding a
+    /// connection.
+    Spawned,
+    /// Right in the caller's future, which a thread blocks on (with the background
+    /// runtime's handle) to its end: the harness's hooks. Saves two thread hops.
+    Here,
+}
+
+impl Driven {
+    async fn run<T: Send + 'static>(
+        self,
+        runtime: &tokio::runtime::Handle,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        match self {
+            Driven::Spawned => runtime.spawn(work).await,
+            Driven::Here => Ok(work.await),
         }
     }
-    release_in_background(connection, false);
+}
+
+/// Why checking a test's connection in failed.
+enum Closing {
+    /// The database failed (the connection was closed).
+    Database(sqlx::Error),
+    /// The pre-checkin hook failed (the connection was still rolled back).
+    Hook(sqlx::Error),
 }
 
 fn background(label: &str) -> Result<&'static tokio::runtime::Handle, SandboxError> {

@@ -7,18 +7,37 @@
 //! process id that no longer runs) are swept when the next run makes its template.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Executor, Pool};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::backend::SandboxDatabase;
 
-/// A test's own copy of the template.
+/// A test's own copy of the template: deleted when dropped, whatever ended the test
+/// (checkin, the ownership timeout, its actor ending without a checkin).
 pub(crate) struct TestDatabase<DB: sqlx::Database> {
     pool: Pool<DB>,
     file: PathBuf,
+    /// One of the sandbox's `max_connections` copies that may exist at once.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<DB: sqlx::Database> Drop for TestDatabase<DB> {
+    fn drop(&mut self) {
+        // On Unix an open file can be unlinked: connections still open write to it until
+        // the pool closes them (in the background runtime, which closing needs).
+        remove_database(&self.file);
+        if let Ok(runtime) = ownership_runtime::background::handle() {
+            let _entered = runtime.enter();
+            let pool = self.pool.clone();
+            runtime.spawn(async move { pool.close().await });
+        }
+    }
 }
 
 /// The template's file, from the sandbox's URL (`sqlite://path` or `sqlite:path`, any
@@ -127,15 +146,25 @@ where
     Ok(())
 }
 
-/// Copies the template for one test and opens the copy.
+/// Copies the template for one test and opens the copy, once one of `copies` is free
+/// (waiting at most `wait`: then `PoolTimedOut`, as a pool would answer).
 pub(crate) async fn open_copy<DB: SandboxDatabase>(
     template: &Path,
+    copies: Arc<Semaphore>,
+    wait: Duration,
 ) -> Result<(PoolConnection<DB>, TestDatabase<DB>), sqlx::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    let permit = match tokio::time::timeout(wait, copies.acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) | Err(_) => return Err(sqlx::Error::PoolTimedOut),
+    };
     let file = copy_file(template);
-    std::fs::copy(template, &file)?;
+    if let Err(error) = std::fs::copy(template, &file) {
+        remove_database(&file);
+        return Err(error.into());
+    }
     let pool = PoolOptions::<DB>::new()
         .max_connections(1)
         .connect(&url_of(&file))
@@ -147,12 +176,17 @@ where
             return Err(error);
         }
     };
-    let connection = pool.acquire().await?;
-    Ok((connection, TestDatabase { pool, file }))
+    let database = TestDatabase {
+        pool,
+        file,
+        _permit: permit,
+    };
+    let connection = database.pool.acquire().await?;
+    Ok((connection, database))
 }
 
 /// Closes a test's copy and deletes it.
 pub(crate) async fn discard<DB: sqlx::Database>(database: TestDatabase<DB>) {
     database.pool.close().await;
-    remove_database(&database.file);
+    drop(database);
 }

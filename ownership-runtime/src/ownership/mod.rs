@@ -558,6 +558,32 @@ where
         self.server.cleanup_owner(owner);
     }
 
+    /// Takes back `actor`'s allowance to use `key` (not lazy ones still pending), and
+    /// returns the owner it pointed at; `None` if it had none. The allowances made
+    /// through `actor` point at the owner, so they stay. For "move this worker to
+    /// another test's resource" (DBConnection's `unallow_existing`).
+    ///
+    /// ```
+    /// use ownership_runtime::{Actor, Ownership};
+    ///
+    /// let server: Ownership<&str, ()> = Ownership::new();
+    /// let (first, second, worker) = (Actor::new(), Actor::new(), Actor::new());
+    /// server.get_and_update(first.id(), "db", |_| ((), ())).unwrap();
+    /// server.get_and_update(second.id(), "db", |_| ((), ())).unwrap();
+    /// server.allow(first.id(), worker.id(), "db").unwrap();
+    ///
+    /// assert_eq!(server.disallow(worker.id(), &"db"), Some(first.id()));
+    /// server.allow(second.id(), worker.id(), "db").unwrap(); // no longer AlreadyAllowed
+    /// assert_eq!(server.disallow(worker.id(), &"cache"), None);
+    /// ```
+    pub fn disallow(&self, actor: ActorId, key: &K) -> Option<ActorId> {
+        let state = &self.server.state;
+        let _writes = state.lock_writes();
+        // The owner's `dependents` may keep `actor`: removing allowances there only drops
+        // those that point at the owner, so a stale entry harms nothing.
+        state.update_entries(actor, |entries| entries.allowed.remove(key))
+    }
+
     /// A point-in-time view of the whole server (see [`Snapshot`]).
     ///
     /// ```
