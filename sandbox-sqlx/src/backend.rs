@@ -7,7 +7,9 @@ use std::time::Duration;
 use futures_core::future::BoxFuture;
 use ownership_runtime::runwide::RunWide;
 use sqlx::migrate::Migrate;
-use sqlx::{AssertSqlSafe, Database, SqlSafeStr, SqlStr};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::{Database, SqlStr};
 
 /// The isolation level of a sandbox's transaction.
 ///
@@ -87,8 +89,9 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     ) -> BoxFuture<'_, Result<bool, sqlx::Error>>;
 }
 
-/// The name of the lock that serializes sandboxed tests, as SQL that gives it: one per
-/// database.
+/// The name of PostgreSQL's lock that serializes sandboxed tests, as SQL that gives it:
+/// one per database.
+#[cfg(feature = "postgres")]
 const TESTS_LOCK: &str = "'sandbox-sqlx tests of ' || current_database()";
 
 /// The statement fence: `SAVEPOINT`, the same after releasing the previous one (one round

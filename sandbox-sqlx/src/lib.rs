@@ -14,6 +14,28 @@
 //! The harness hook (registered with `inventory`) checks every test's connection in when
 //! the test ends, and reports a sandbox transaction that app code ended.
 //!
+//! A checkout costs no round trip: the sandbox's `BEGIN` goes with the test's first
+//! statement (on PostgreSQL, in one round trip with that statement's fence), and a
+//! checkin one (the check that the transaction is still open; the rollback is queued and
+//! sent before the connection is used again). [`CheckoutOptions`] add an isolation level,
+//! an ownership timeout, unsandboxed checkouts, and post-checkout / pre-checkin hooks.
+//!
+//! ## MySQL and MariaDB
+//!
+//! InnoDB locks more than PostgreSQL, and concurrent tests meet its locks:
+//! - at its default `REPEATABLE READ`, gap and next-key locks make tests that touch
+//!   *different* rows deadlock or wait (two tests that each delete a missing row, then
+//!   insert one; an update through an unindexed column). Sandbox transactions therefore
+//!   run at `READ COMMITTED`, which takes no gap locks (choose another level with
+//!   [`CheckoutOptions::isolation`]);
+//! - tests that insert the *same* unique key at once deadlock at any level (each waiter
+//!   holds a shared lock on the duplicate; when the first test rolls back, all want it
+//!   exclusively), where PostgreSQL makes them wait. So sandboxed tests on MySQL run their
+//!   transactions one test at a time, across processes (nextest) and machines, through a
+//!   lock on the server ([`SandboxBuilder::serialize_tests`], on by default there). A
+//!   test's other work, and tests that never query, still run at once. Turn it off for
+//!   suites whose tests never write the same keys.
+//!
 //! Backends: PostgreSQL and MySQL/MariaDB by transaction rollback; SQLite (embedded, no
 //! server) by a per-test copy of a migrated template database. For apps that hold a
 //! concrete `PgPool`, [`TemplateDatabase`] gives each test a PostgreSQL database of its

@@ -3,16 +3,6 @@
 //! a concrete `PgPool` and can't take a [`SandboxPool`](crate::SandboxPool): far cheaper
 //! than migrating a database per test (as `#[sqlx::test]` does), dearer than a sandbox
 //! transaction.
-//!
-//! Each test's database belongs to the test's actor: it is dropped (`DROP DATABASE ..
-//! WITH (FORCE)`, in the background: PostgreSQL checkpoints on every drop, about 0.1 s,
-//! which tests should not wait for) when the test ends; in nextest's process-per-test
-//! mode, where the process exits right after its test, the harness hook drops it before
-//! the test ends instead. Every process, when it first makes a database, also sweeps in
-//! the background the databases whose creating process no longer runs on this machine
-//! (a crashed run's); what a background drop cut short at the very end of a run is swept
-//! by the next run, when it makes its template. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
-//! between runs (a CI step) to drop every leftover.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,7 +17,17 @@ use tokio::sync::OnceCell;
 use crate::error::SandboxError;
 use crate::hook::{self, AnySandbox};
 
-/// Per-test PostgreSQL databases from a migrated template (see the [module docs](self)).
+/// Per-test PostgreSQL databases from a migrated template.
+///
+/// Each test's database belongs to the test's actor: it is dropped (`DROP DATABASE ..
+/// WITH (FORCE)`, in the background: PostgreSQL checkpoints on every drop, about 0.1 s,
+/// which tests should not wait for) when the test ends; in nextest's process-per-test
+/// mode, where the process exits right after its test, the harness hook drops it before
+/// the test ends instead. Every process, when it first makes a database, also sweeps in
+/// the background the databases whose creating process no longer runs on this machine
+/// (a crashed run's); what a background drop cut short at the very end of a run is swept
+/// by the next run, when it makes its template. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
+/// between runs (a CI step) to drop every leftover.
 ///
 /// ```no_run
 /// use std::sync::LazyLock;

@@ -7,10 +7,11 @@
 //! - (b) `#[owned_test(sandbox = DB)]`: a transaction per test, rolled back;
 //! - (c) owned tests on `TemplateDatabase`: a database per test, copied from a template;
 //!
-//! run whole, as `cargo test` runs a test binary (one process, the machine's threads), and
-//! one process per test, two at a time, as `cargo nextest run` runs them on this 2-core
-//! machine. Also measured in one process: an owned sandboxed test against its body alone
-//! on a plain connection, for the sandbox's overhead per test.
+//! run as `cargo test` runs a test binary (one process, the machine's threads; the
+//! binary's time), and under `cargo nextest run` (one process per test, as many at once as
+//! the machine has cores; the run's time from nextest's summary). Also measured in one
+//! process: an owned sandboxed test against its body alone on a plain connection, for the
+//! sandbox's overhead per test.
 //!
 //! Run it with `cargo bench -p ownership-e2e --bench sandbox_overhead` (add
 //! `SANDBOX_BENCH=overhead` for the in-process measurement alone) against the
@@ -19,8 +20,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ownership_runtime::harness::{TestConfig, TestResource, run_async};
@@ -76,24 +77,12 @@ fn make_databases(url: &str) -> Result<(), String> {
     })
 }
 
-/// The test names of a suite.
-fn test_names(executable: &Path) -> Result<Vec<String>, String> {
-    let output = Command::new(executable)
-        .args(["--list", "--format", "terse"])
-        .output()
-        .map_err(|error| error.to_string())?;
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_suffix(": test").map(str::to_owned))
-        .collect())
-}
-
 /// The environment the suites run with.
 type Environment = [(&'static str, String); 3];
 
-/// A command that runs `executable` with the suites' environment.
-fn command(executable: &Path, environment: &Environment) -> Command {
-    let mut command = Command::new(executable);
+/// A command that runs `program` with the suites' environment.
+fn command(program: impl AsRef<std::ffi::OsStr>, environment: &Environment) -> Command {
+    let mut command = Command::new(program);
     command.envs(
         environment
             .iter()
@@ -102,40 +91,37 @@ fn command(executable: &Path, environment: &Environment) -> Command {
     command
 }
 
-/// Runs every test of a suite in a process of its own, two at a time.
-fn one_process_per_test(
-    executable: &Path,
-    names: &[String],
-    environment: &Environment,
-) -> Result<Duration, String> {
-    let started = Instant::now();
-    for pair in names.chunks(2) {
-        let children: Vec<_> = pair
-            .iter()
-            .map(|name| {
-                command(executable, environment)
-                    .args(["--exact", name, "--quiet"])
-                    // As nextest tells the processes it runs one test in.
-                    .env("NEXTEST_EXECUTION_MODE", "process-per-test")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|error| error.to_string())
-            })
-            .collect::<Result<_, _>>()?;
-        for child in children {
-            let output = child
-                .wait_with_output()
-                .map_err(|error| error.to_string())?;
-            if !output.status.success() {
-                return Err(format!(
-                    "a test failed:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            }
-        }
+/// Runs a suite under `cargo nextest run` (built already: nextest's build step finds
+/// nothing to do), one process per test, as many at once as the machine has cores; returns
+/// the run's time as nextest reports it in its summary.
+fn under_nextest(suite: &str, environment: &Environment) -> Result<Duration, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = command(cargo, environment)
+        .args([
+            "nextest",
+            "run",
+            "-p",
+            "ownership-e2e",
+            "--release",
+            "--test",
+            suite,
+        ])
+        .args(["--no-fail-fast", "--color", "never"])
+        .output()
+        .map_err(|error| format!("could not run cargo nextest: {error}"))?;
+    let report = String::from_utf8_lossy(&output.stderr);
+    let summary = report
+        .lines()
+        .find(|line| line.trim_start().starts_with("Summary ["))
+        .filter(|line| line.contains("100 tests run: 100 passed"));
+    let seconds = summary
+        .and_then(|line| line.split('[').nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|time| time.trim().trim_end_matches('s').parse::<f64>().ok());
+    match seconds {
+        Some(seconds) if output.status.success() => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("{suite} under nextest failed:\n{report}")),
     }
-    Ok(started.elapsed())
 }
 
 /// The sandbox's overhead per test: owned sandboxed tests against their bodies alone.
@@ -281,17 +267,16 @@ fn main() -> Result<(), String> {
             .map(|_| run_whole())
             .collect::<Result<Vec<_>, _>>()?;
         whole.insert(suite.clone(), median(times));
-        let tests = test_names(executable)?;
-        if tests.len() != 100 {
-            return Err(format!("{suite} has {} tests, not 100", tests.len()));
-        }
-        per_process.insert(
-            suite.clone(),
-            one_process_per_test(executable, &tests, &environment)?,
-        );
+        let times = (0..WHOLE_RUNS)
+            .map(|_| under_nextest(suite, &environment))
+            .collect::<Result<Vec<_>, _>>()?;
+        per_process.insert(suite.clone(), median(times));
     }
     println!("100 tests, one insert and one select each, PostgreSQL at {url}");
-    println!("{:<44} {:>12} {:>16}", "", "whole (ms)", "per process (ms)");
+    println!(
+        "{:<44} {:>12} {:>16}",
+        "", "cargo test (ms)", "nextest (ms)"
+    );
     for migrations in ["5", "50"] {
         for (kind, what) in [
             ("a", "#[sqlx::test]"),
@@ -317,7 +302,7 @@ fn main() -> Result<(), String> {
             format!("bench_sandbox_c{migrations}"),
         );
         println!(
-            "  {migrations:>2} migrations: (a)/(b) whole {:.1}x (target >= 100x), per process {:.1}x (target >= 15x); (a)/(c) whole {:.1}x, per process {:.1}x (target > 1x)",
+            "  {migrations:>2} migrations: (a)/(b) cargo test {:.1}x (target >= 100x), nextest {:.1}x (target >= 15x); (a)/(c) cargo test {:.1}x, nextest {:.1}x (target > 1x)",
             ratio(&a, &b, &whole),
             ratio(&a, &b, &per_process),
             ratio(&a, &c, &whole),
