@@ -114,6 +114,50 @@
 //!     ));
 //! }
 //! ```
+//!
+//! # Async dependencies
+//!
+//! A facade holds a trait object, and `async fn` in traits can't be one: declare the
+//! method as returning a boxed future instead (what `#[async_trait]` writes for you). The
+//! mock returns a ready future, or one that waits, to test timeouts.
+//!
+//! ```
+//! use std::future::{Future, ready};
+//! use std::pin::Pin;
+//!
+//! use mockall::automock;
+//! use mockall_bridge::{Facade, installable};
+//! use ownership_runtime::harness::{TestConfig, run_async};
+//!
+//! /// What `charge` returns: a future the caller awaits.
+//! pub type ChargeFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+//!
+//! #[automock]
+//! pub trait PaymentGateway: Send + Sync {
+//!     fn charge(&self, cents: u64) -> ChargeFuture;
+//! }
+//! installable!(dyn PaymentGateway);
+//!
+//! pub static GATEWAY: Facade<dyn PaymentGateway> = Facade::new("shop::GATEWAY");
+//!
+//! async fn checkout(cents: u64) -> Result<String, String> {
+//!     // Start the call, then let the facade's guard go before awaiting it.
+//!     let charge = GATEWAY.get().charge(cents);
+//!     charge.await
+//! }
+//!
+//! fn main() {
+//!     run_async(TestConfig::new("shop::tests::async_charge"), || async {
+//!         let mut gateway = MockPaymentGateway::new();
+//!         gateway
+//!             .expect_charge()
+//!             .times(1)
+//!             .returning(|cents| Box::pin(ready(Ok(format!("ch_{cents}")))));
+//!         GATEWAY.install(gateway).unwrap();
+//!         assert_eq!(checkout(250).await.unwrap(), "ch_250");
+//!     });
+//! }
+//! ```
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -211,7 +211,8 @@ const EVERYTHING: &[&str] = &[
     "3. a task of the test panicked",
     "at ownership-runtime/tests/harness_report.rs:",
     ": the background task broke",
-    "4. 1 task(s) spawned by the test were still running when it ended, and were cancelled",
+    "4. 1 task(s) spawned on the test's runtime (by the test or the code it called) were still \
+     running when it ended, and were cancelled",
 ];
 
 #[test]

@@ -69,9 +69,10 @@ impl fmt::Display for Problem {
             }
             Problem::TasksOutlived(count) => write!(
                 f,
-                "{count} task(s) spawned by the test were still running when it ended, and were \
-                 cancelled; await the tasks a test spawns (or abort them through their \
-                 `JoinHandle`) before it returns"
+                "{count} task(s) spawned on the test's runtime (by the test or the code it called) \
+                 were still running when it ended, and were cancelled; await them (or abort them \
+                 through their `JoinHandle`) before the test returns, or give the code under \
+                 test a way to wait for its background work"
             ),
             Problem::Release(message) => {
                 write!(f, "releasing the test's resources panicked: {message}")
