@@ -159,9 +159,10 @@ pub enum SandboxError {
          MySQL/MariaDB), and another test kept the turn all that time. A test that checks out a \
          second connection for another actor while its first is in use waits for itself: allow \
          that actor to use the test's connection instead (`SANDBOX.allow(test, actor)`). \
-         Otherwise raise `CheckoutOptions::ownership_timeout` (the longest wait), or run tests \
-         at once with `serialize_tests(false)`, accepting that InnoDB deadlocks tests that \
-         write the same unique keys at once."
+         Otherwise raise `CheckoutOptions::ownership_timeout` or the pool's `acquire_timeout` \
+         (a test waits for the longer of the two), or run tests at once with \
+         `serialize_tests(false)`, accepting that InnoDB deadlocks tests that write the same \
+         unique keys at once."
     )]
     SerializedWait {
         /// The sandbox's label.

@@ -189,7 +189,8 @@ pub enum Checkin {
 pub enum Allow {
     /// The actor may now use the connection.
     Ok,
-    /// The actor already owns a connection, or is allowed to use one.
+    /// The actor already owns a connection, or is allowed to use another owner's. (Allowing
+    /// it again to the connection it may already use answers [`Allow::Ok`].)
     Already,
     /// The actor with access has no connection.
     NotFound,
@@ -355,6 +356,13 @@ where
     /// insert the same unique key (at `READ COMMITTED`, the sandbox's default level
     /// there, different keys don't conflict: no gap locks). Off by default on
     /// PostgreSQL, where such tests wait for each other instead.
+    ///
+    /// A test never waits for itself: its turn covers every connection it checks out
+    /// (for itself, for actors it starts) on every sandbox of the process with the same
+    /// URL, spelled the same way. A test waits at most the longer of its
+    /// [`ownership_timeout`](CheckoutOptions::ownership_timeout) and the pool's
+    /// `acquire_timeout`, then fails with
+    /// [`SandboxError::SerializedWait`](crate::SandboxError::SerializedWait).
     pub fn serialize_tests(mut self, serialize: bool) -> Self {
         self.serialize = serialize;
         self
