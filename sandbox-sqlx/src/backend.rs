@@ -83,6 +83,14 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// Releases (once) the lock of [`SandboxDatabase::lock_tests`].
     fn unlock_tests(connection: &mut Self::Connection) -> BoxFuture<'_, Result<(), sqlx::Error>>;
 
+    /// Whether the statement `sql` may end the sandbox's transaction, so that checkin must
+    /// ask the server whether it is still open. Conservative: `true` unless the database
+    /// can tell from the text (the default).
+    fn may_end_transaction(sql: &str) -> bool {
+        let _ = sql;
+        true
+    }
+
     /// Whether the connection is still inside a transaction.
     fn in_transaction(
         connection: &mut Self::Connection,
@@ -143,6 +151,19 @@ impl SandboxDatabase for sqlx::Postgres {
                 Err(error) => Err(error),
             }
         })
+    }
+
+    /// Only a top-level `COMMIT`, `END`, `ROLLBACK`, `ABORT` or `PREPARE TRANSACTION` ends a
+    /// transaction block (procedures and `DO` blocks can't commit inside one): a
+    /// statement without one of those words can't. A word in a string or a `CASE .. END`
+    /// only costs the check.
+    fn may_end_transaction(sql: &str) -> bool {
+        sql.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(|word| {
+                ["commit", "end", "rollback", "abort", "prepare"]
+                    .iter()
+                    .any(|keyword| word.eq_ignore_ascii_case(keyword))
+            })
     }
 
     fn unlock_tests(connection: &mut sqlx::PgConnection) -> BoxFuture<'_, Result<(), sqlx::Error>> {
@@ -283,5 +304,32 @@ impl SandboxDatabase for sqlx::Sqlite {
     fn in_transaction(_: &mut sqlx::SqliteConnection) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
         // Each test's database is thrown away: there is no sandbox transaction to check.
         Box::pin(async { Ok(true) })
+    }
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::SandboxDatabase;
+    use sqlx::Postgres;
+
+    #[test]
+    fn postgres_checks_at_checkin_only_after_statements_that_may_end_the_transaction() {
+        for ending in [
+            "COMMIT",
+            "end;",
+            "INSERT INTO t VALUES (1); Rollback",
+            "ABORT",
+            "PREPARE TRANSACTION 'x'",
+            "rollback to savepoint s",
+        ] {
+            assert!(Postgres::may_end_transaction(ending), "{ending}");
+        }
+        for harmless in [
+            "INSERT INTO orders (committed_at, ending) VALUES ($1, $2)",
+            "SELECT count(*) FROM order_ends WHERE id = $1",
+            "UPDATE t SET x = x + 1",
+        ] {
+            assert!(!Postgres::may_end_transaction(harmless), "{harmless}");
+        }
     }
 }

@@ -50,6 +50,10 @@ pub(crate) struct Slot<DB: Database> {
     pub(crate) pending_begin: Option<PendingBegin>,
     /// The connection's part in its test's turn, for serialized tests.
     pub(crate) turn: Option<TurnGuard>,
+    /// Whether something may have ended the sandbox's transaction behind the sandbox's
+    /// back (a statement that could, code given the raw connection, a failed fence), so
+    /// that checkin asks the server; otherwise checkin costs no round trip.
+    pub(crate) may_have_ended: bool,
 }
 
 /// A sandbox transaction still to begin.
@@ -149,6 +153,7 @@ impl<DB: Database> OwnedConnection<DB> {
                 fence_open: false,
                 pending_begin,
                 turn: None,
+                may_have_ended: false,
             })),
             holder: Arc::new(Mutex::new(None)),
             database: Mutex::new(None),
@@ -166,7 +171,9 @@ impl<DB: Database> OwnedConnection<DB> {
     /// Waits for the connection, for a transaction or an acquired connection that the
     /// current task keeps across statements.
     pub(crate) async fn hold(&self) -> Result<(OwnedMutexGuard<Slot<DB>>, HeldBy), SandboxError> {
-        let slot = self.lock().await?;
+        let mut slot = self.lock().await?;
+        // The holder runs statements the sandbox doesn't see.
+        slot.may_have_ended = true;
         *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = Some(Holder::current());
         Ok((
             slot,
@@ -230,6 +237,8 @@ pub(crate) struct Taken<DB: Database> {
     pub(crate) begun: bool,
     /// Its part in its test's turn: dropped once the rollback is queued.
     pub(crate) turn: Option<TurnGuard>,
+    /// Whether checkin must ask the server whether the transaction is still open.
+    pub(crate) may_have_ended: bool,
 }
 
 impl<DB: Database> Taken<DB> {
@@ -240,6 +249,7 @@ impl<DB: Database> Taken<DB> {
             sandboxed: slot.sandboxed,
             begun: slot.pending_begin.is_none(),
             turn: slot.turn.take(),
+            may_have_ended: slot.may_have_ended,
         })
     }
 }

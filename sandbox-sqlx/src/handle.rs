@@ -285,10 +285,15 @@ where
             Route::Pool(pool) => return pool.fetch_many(query),
             Route::Sandbox(state) => state.clone(),
         };
+        let query = Inspected::new(query);
         Box::pin(async_stream::try_stream! {
             let owned = connection_for_caller(&state).await?;
             let mut slot = owned.lock().await?;
+            // Until the fence is set (and if it fails), whether the transaction is still
+            // open is for checkin to ask.
+            let ended_before = std::mem::replace(&mut slot.may_have_ended, true);
             let fenced = fence(&mut slot).await?;
+            slot.may_have_ended = ended_before || query.may_end_transaction();
             let mut failure = None;
             {
                 let connection = slot_connection(&mut slot)?;
@@ -304,7 +309,9 @@ where
                 }
             }
             if fenced && failure.is_some() {
+                let ended_before = std::mem::replace(&mut slot.may_have_ended, true);
                 slot_connection(&mut slot)?.execute(FENCE_ROLLBACK).await?;
+                slot.may_have_ended = ended_before;
             }
             if let Some(error) = failure {
                 Err(error)?;
@@ -374,6 +381,50 @@ where
             settle(&mut slot).await?;
             slot_connection(&mut slot)?.describe(sql).await
         })
+    }
+}
+
+/// A statement taken apart to read its SQL (which `Execute` only gives up by value),
+/// and put back together to run.
+struct Inspected<DB: Database> {
+    sql: SqlStr,
+    statement: Option<DB::Statement>,
+    arguments: Option<Result<Option<DB::Arguments>, sqlx::error::BoxDynError>>,
+    persistent: bool,
+}
+
+impl<DB: SandboxDatabase> Inspected<DB> {
+    fn new<'q>(mut query: impl Execute<'q, DB>) -> Self {
+        let arguments = Some(query.take_arguments());
+        let (statement, persistent) = (query.statement().cloned(), query.persistent());
+        Inspected {
+            sql: query.sql(),
+            statement,
+            arguments,
+            persistent,
+        }
+    }
+
+    fn may_end_transaction(&self) -> bool {
+        DB::may_end_transaction(self.sql.as_str())
+    }
+}
+
+impl<DB: Database> Execute<'_, DB> for Inspected<DB> {
+    fn sql(self) -> SqlStr {
+        self.sql
+    }
+
+    fn statement(&self) -> Option<&DB::Statement> {
+        self.statement.as_ref()
+    }
+
+    fn take_arguments(&mut self) -> Result<Option<DB::Arguments>, sqlx::error::BoxDynError> {
+        self.arguments.take().unwrap_or(Ok(None))
+    }
+
+    fn persistent(&self) -> bool {
+        self.persistent
     }
 }
 

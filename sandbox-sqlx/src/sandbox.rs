@@ -885,7 +885,9 @@ where
                     sandboxed,
                     begun,
                     turn,
+                    may_have_ended,
                 } = taken;
+                let pre_checkin_ran = pre_checkin.is_some();
                 let hooked = match pre_checkin {
                     Some(hook) => hook(&mut connection).await,
                     None => Ok(()),
@@ -895,7 +897,7 @@ where
                     template::discard(database).await;
                     return hooked.map_err(Closing::Hook).map(|()| true);
                 }
-                let open = if sandboxed && begun {
+                let open = if sandboxed && begun && (may_have_ended || pre_checkin_ran) {
                     match DB::in_transaction(&mut connection).await {
                         Ok(open) => open,
                         Err(error) => {
@@ -950,6 +952,7 @@ where
 {
     let mut slot = owned.lock().await?;
     settle(&mut slot).await?;
+    slot.may_have_ended = true; // the hook had the raw connection
     match slot.connection.as_deref_mut() {
         Some(connection) => hook(connection).await,
         None => Ok(()),
