@@ -4,14 +4,15 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
 use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
+use sqlx::migrate::Migrate;
 use sqlx::migrate::Migrator;
-use sqlx::pool::PoolOptions;
+use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Database, Executor, Pool};
 use tokio::sync::OnceCell;
 
@@ -246,6 +247,9 @@ pub(crate) struct State<DB: SandboxDatabase> {
     /// How many per-test databases may exist at once (`max_connections`), for backends
     /// that copy a template per test.
     copies: Arc<tokio::sync::Semaphore>,
+    /// A connection the migrations check left for the first checkout, so that a process
+    /// that runs one test (nextest) opens one connection, not two.
+    spare: Arc<Mutex<Option<PoolConnection<DB>>>>,
     /// The turns of serialized tests (see [`SandboxBuilder::serialize_tests`]); `None`
     /// when tests run at once.
     turns: Option<Turns<DB>>,
@@ -413,6 +417,7 @@ where
             waiting: AtomicUsize::new(0),
             timeouts: Timeouts::new(),
             turns,
+            spare: Arc::new(Mutex::new(None)),
             copies: Arc::new(tokio::sync::Semaphore::new(copies)),
         });
         hook::register(&state);
@@ -671,6 +676,7 @@ where
                 let (pool, migrator) = (state.pool.clone(), state.migrator);
                 let template = template::template_file(&state.url);
                 let run_wide = DB::run_wide(&state.url);
+                let spare = state.spare.clone();
                 let migrate = runtime.spawn(async move {
                     if DB::PER_TEST_DATABASE {
                         let name = format!("sandbox-sqlx template {}", template.display());
@@ -685,6 +691,15 @@ where
                     let Some(migrator) = migrator else {
                         return Ok(());
                     };
+                    // Usually every migration is in already (a previous run, another process
+                    // of this one): seen on a connection the first checkout then takes,
+                    // with no run-wide lock (on PostgreSQL, a connection of its own).
+                    if let Ok(mut connection) = pool.acquire().await
+                        && all_applied(&mut connection, migrator).await
+                    {
+                        *spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+                        return Ok(());
+                    }
                     let name = format!("sandbox-sqlx migrations of {label}");
                     run_wide
                         .once(&name, || async move { migrator.run(&pool).await })
@@ -735,6 +750,11 @@ where
             self.copies.clone(),
             self.pool.options().get_acquire_timeout(),
         );
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let opened = driven
             .run(runtime, async move {
                 if DB::PER_TEST_DATABASE {
@@ -742,7 +762,11 @@ where
                         template::open_copy::<DB>(&template, copies, wait).await?;
                     return Ok((connection, Some(database)));
                 }
-                Ok::<_, sqlx::Error>((pool.acquire().await?, None))
+                let connection = match spare {
+                    Some(connection) => connection,
+                    None => pool.acquire().await?,
+                };
+                Ok::<_, sqlx::Error>((connection, None))
             })
             .await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -939,6 +963,29 @@ where
             }),
         }
     }
+}
+
+/// Whether every migration of `migrator` is applied, unchanged, on the connection's
+/// database (`false` also when that can't be told: the migrator then sees to it).
+async fn all_applied<DB: SandboxDatabase>(
+    connection: &mut PoolConnection<DB>,
+    migrator: &Migrator,
+) -> bool {
+    // `table_name` is public for `migrate!` (and `dangerous_set_table_name` sets it).
+    let Ok(applied) = connection
+        .list_applied_migrations(&migrator.table_name)
+        .await
+    else {
+        return false;
+    };
+    let applied: std::collections::HashMap<i64, &[u8]> = applied
+        .iter()
+        .map(|migration| (migration.version, &*migration.checksum))
+        .collect();
+    migrator
+        .iter()
+        .filter(|migration| !migration.migration_type.is_down_migration())
+        .all(|migration| applied.get(&migration.version) == Some(&&*migration.checksum))
 }
 
 /// Runs a post-checkout hook on a new connection: begins the sandbox's transaction (the

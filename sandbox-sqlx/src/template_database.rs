@@ -21,13 +21,17 @@ use crate::hook::{self, AnySandbox};
 ///
 /// Each test's database belongs to the test's actor: it is dropped (`DROP DATABASE ..
 /// WITH (FORCE)`, in the background: PostgreSQL checkpoints on every drop, about 0.1 s,
-/// which tests should not wait for) when the test ends; in nextest's process-per-test
-/// mode, where the process exits right after its test, the harness hook drops it before
-/// the test ends instead. Every process, when it first makes a database, also sweeps in
-/// the background the databases whose creating process no longer runs on this machine
-/// (a crashed run's); what a background drop cut short at the very end of a run is swept
-/// by the next run, when it makes its template. On a server shared by several machines, run [`TemplateDatabase::sweep_all`]
-/// between runs (a CI step) to drop every leftover.
+/// which tests should not wait for) when the test ends. In nextest's process-per-test
+/// mode, where the process exits right after its test, the harness hook sends the drop
+/// before the test ends, on the connection that made the database, and waits only for
+/// it to leave (the server completes it after the process is gone).
+///
+/// The template is made once per run (under a run-wide lock, and marked with the run's
+/// id, so that each process checks it on the connection that makes its test's database,
+/// without the lock). Making it first sweeps the databases whose creating process no
+/// longer runs on this machine: a crashed run's, a drop that never left, a background
+/// drop cut short at the end of a run. On a server shared by several machines, run
+/// [`TemplateDatabase::sweep_all`] between runs (a CI step) to drop every leftover.
 ///
 /// ```no_run
 /// use std::sync::LazyLock;
@@ -48,14 +52,14 @@ pub struct TemplateDatabase {
     template: OnceCell<()>,
     databases: Ownership<(), Arc<TestDatabase>>,
     /// Whether this process has started its sweep of leftovers.
-    swept: AtomicBool,
     /// Registered with the harness hook, which drops each test's database when it ends.
     _cleanup: Arc<Cleanup>,
 }
 
 /// Ends each test's database with the test: in the background when the process runs on
-/// (`cargo test`), at once when it runs one test and exits (nextest's process-per-test
-/// mode, told by `NEXTEST_EXECUTION_MODE`), so that no drop is cut short.
+/// (`cargo test`); when it runs one test and exits (nextest's process-per-test mode, told
+/// by `NEXTEST_EXECUTION_MODE`), by sending the `DROP DATABASE` before the test ends
+/// without waiting for its checkpoint: the server finishes it after the process is gone.
 struct Cleanup {
     databases: Ownership<(), Arc<TestDatabase>>,
 }
@@ -78,7 +82,7 @@ impl AnySandbox for Cleanup {
             Ok(runtime) => runtime,
             Err(message) => return Some(message),
         };
-        runtime.block_on(database.drop_now()).err().map(|error| {
+        runtime.block_on(database.send_drop()).err().map(|error| {
             format!(
                 "could not drop the test's database {}: {error}",
                 database.name
@@ -92,19 +96,32 @@ struct TestDatabase {
     name: String,
     url: String,
     pool: PgPool,
+    /// The connection that made the database, kept to drop it without connecting again.
+    admin: tokio::sync::Mutex<Option<PgConnection>>,
     dropped: AtomicBool,
 }
 
+/// How long a process that is about to exit waits for its `DROP DATABASE`: long enough
+/// for the statement to reach the server, which then completes it on its own (PostgreSQL
+/// doesn't watch for a client gone mid-statement), not for the checkpoint a drop forces.
+const DROP_SENT: std::time::Duration = std::time::Duration::from_millis(20);
+
 impl TestDatabase {
-    /// Closes the pool and drops the database, now.
-    async fn drop_now(&self) -> Result<(), sqlx::Error> {
+    /// Sends the drop of the database (`WITH (FORCE)` ends the test's connections), and
+    /// waits at most [`DROP_SENT`] for it. A drop that never reached the server is
+    /// swept by a later process (its creator is gone).
+    async fn send_drop(&self) -> Result<(), sqlx::Error> {
         self.dropped.store(true, Ordering::SeqCst);
-        self.pool.close().await;
-        let mut admin = PgConnection::connect(&self.url).await?;
-        admin
-            .execute(AssertSqlSafe(drop_statement(&self.name)))
-            .await?;
-        admin.close().await
+        let admin = self.admin.lock().await.take();
+        let mut admin = match admin {
+            Some(admin) => admin,
+            None => PgConnection::connect(&self.url).await?,
+        };
+        let dropped = admin.execute(AssertSqlSafe(drop_statement(&self.name)));
+        match tokio::time::timeout(DROP_SENT, dropped).await {
+            Ok(done) => done.map(|_| ()),
+            Err(_) => Ok(()), // sent; the server finishes it
+        }
     }
 }
 
@@ -114,10 +131,15 @@ impl Drop for TestDatabase {
             return;
         }
         let (pool, name, url) = (self.pool.clone(), self.name.clone(), self.url.clone());
+        let admin = self.admin.get_mut().take();
         if let Ok(runtime) = ownership_runtime::background::handle() {
             runtime.spawn(async move {
                 pool.close().await;
-                if let Ok(mut admin) = PgConnection::connect(&url).await {
+                let admin = match admin {
+                    Some(admin) => Ok(admin),
+                    None => PgConnection::connect(&url).await,
+                };
+                if let Ok(mut admin) = admin {
                     let _ = admin.execute(AssertSqlSafe(drop_statement(&name))).await;
                     let _ = admin.close().await;
                 }
@@ -159,7 +181,6 @@ impl TemplateDatabase {
             migrator: None,
             template: OnceCell::new(),
             databases,
-            swept: AtomicBool::new(false),
             _cleanup: cleanup,
         }
     }
@@ -208,18 +229,6 @@ impl TemplateDatabase {
                 label: self.label.clone(),
                 message,
             })?;
-        self.template().await?;
-        if !self.swept.swap(true, Ordering::SeqCst) {
-            // Each process sweeps, in the background, what processes before it left: a
-            // process that ran one test (nextest) may exit before its drop completes.
-            let (url, prefix) = (self.url.clone(), self.prefix());
-            runtime.spawn(async move {
-                if let Ok(mut admin) = PgConnection::connect(&url).await {
-                    let _ = sweep_dead(&mut admin, &prefix).await;
-                    let _ = admin.close().await;
-                }
-            });
-        }
         let name = {
             static NEXT: AtomicU64 = AtomicU64::new(0);
             format!(
@@ -229,27 +238,40 @@ impl TemplateDatabase {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             )
         };
-        let (url, template, database_name) = (self.url.clone(), self.template_name(), name.clone());
-        let made = runtime
-            .spawn(async move {
-                let mut admin = PgConnection::connect(&url).await?;
-                admin
-                    .execute(AssertSqlSafe(format!(
-                        "CREATE DATABASE \"{database_name}\" TEMPLATE \"{template}\""
-                    )))
-                    .await?;
-                admin.close().await?;
-                let options: PgConnectOptions =
-                    url.parse::<PgConnectOptions>()?.database(&database_name);
-                Ok::<_, sqlx::Error>(
-                    PgPoolOptions::new()
-                        .max_connections(4)
-                        .connect_lazy_with(options),
-                )
-            })
-            .await;
-        let pool = match made {
-            Ok(result) => result.map_err(self.failed("could not make the test's database"))?,
+        // The run's template is usually there already (this process, or another of the
+        // run, made it): checked on the connection that makes the test's database, with no
+        // run-wide lock. Otherwise it is made, once per run, and the database made again.
+        let mut made = None;
+        for check in [!self.template.initialized(), false] {
+            let (url, template, database_name) =
+                (self.url.clone(), self.template_name(), name.clone());
+            let attempt = runtime
+                .spawn(make_database(url, template, database_name, check))
+                .await;
+            match attempt {
+                Ok(Ok(None)) => self.template().await?,
+                other => {
+                    made = Some(other);
+                    break;
+                }
+            }
+        }
+        let made = made.unwrap_or_else(|| Ok(Ok(None)));
+        let (pool, admin) = match made {
+            Ok(Ok(Some(made))) => {
+                let _ = self.template.set(()); // checked: no need to look again
+                made
+            }
+            Ok(Ok(None)) => {
+                return Err(SandboxError::Migrations {
+                    label: self.label.clone(),
+                    message: format!(
+                        "the template database {} is not this run's, even after making it",
+                        self.template_name()
+                    ),
+                });
+            }
+            Ok(Err(error)) => return Err(self.failed("could not make the test's database")(error)),
             Err(error) => {
                 return Err(SandboxError::Runtime {
                     label: self.label.clone(),
@@ -261,6 +283,7 @@ impl TemplateDatabase {
             name,
             url: self.url.clone(),
             pool: pool.clone(),
+            admin: tokio::sync::Mutex::new(Some(admin)),
             dropped: AtomicBool::new(false),
         });
         match self.databases.get_and_update(actor, (), |_| ((), database)) {
@@ -377,6 +400,46 @@ async fn sweep_dead(admin: &mut PgConnection, prefix: &str) -> Result<(), sqlx::
 }
 
 /// Sweeps leftovers of crashed runs, then makes the template anew and migrates it.
+/// The comment that marks a template as the current run's.
+fn run_mark() -> String {
+    format!(
+        "sandbox-sqlx template of run {}",
+        ownership_runtime::runwide::current_run_id()
+    )
+}
+
+/// Makes a test's database from the template: its pool, and the connection that made
+/// it. With `check`, first checks that the template is the current run's: `None` if not.
+async fn make_database(
+    url: String,
+    template: String,
+    name: String,
+    check: bool,
+) -> Result<Option<(PgPool, PgConnection)>, sqlx::Error> {
+    let mut admin = PgConnection::connect(&url).await?;
+    if check {
+        let mark: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+        )
+        .bind(&template)
+        .fetch_optional(&mut admin)
+        .await?;
+        if mark.flatten() != Some(run_mark()) {
+            return Ok(None);
+        }
+    }
+    admin
+        .execute(AssertSqlSafe(format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        )))
+        .await?;
+    let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.database(&name);
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_lazy_with(options);
+    Ok(Some((pool, admin)))
+}
+
 async fn make_template(
     url: String,
     template: String,
@@ -403,5 +466,14 @@ async fn make_template(
         // `CREATE DATABASE .. TEMPLATE` needs the template to have no sessions.
         pool.close().await;
     }
-    Ok(())
+    // Complete: marked as this run's, for processes that look before taking the run-wide
+    // lock.
+    let mut admin = PgConnection::connect(url).await?;
+    let mark = run_mark().replace('\'', "''");
+    admin
+        .execute(AssertSqlSafe(format!(
+            "COMMENT ON DATABASE \"{template}\" IS '{mark}'"
+        )))
+        .await?;
+    admin.close().await
 }

@@ -1518,54 +1518,38 @@ where
 
 /// One `#[test]` per behaviour of [`Suite`] for the backend `$backend`, each skipped with
 /// a notice when its server is unreachable (a failure under `CI=true`).
-///
-/// `known_bugs { behaviour: "why" }` marks behaviours that fail on this backend because
-/// of a bug in sandbox-sqlx: `#[ignore = "why"]`, listed as ignored in every run and run
-/// with `--include-ignored`, their assertions unchanged.
+/// A behaviour missing from this list is a method of `Suite` never used: the compiler
+/// warns.
 macro_rules! behaviour_suite {
-    ($backend:ty $(, known_bugs { $($bug:ident: $why:literal),+ $(,)? })?) => {
-        $crate::behaviour::behaviour_suite!(@bugs ($) $backend, [$($($bug: $why),+)?]);
+    ($backend:ty) => {
+        $crate::behaviour::behaviour_suite!(@test $backend, a_tests_rows_are_visible_to_it_and_rolled_back_after_it);
+        $crate::behaviour::behaviour_suite!(@test $backend, concurrent_tests_do_not_see_each_others_rows);
+        $crate::behaviour::behaviour_suite!(@test $backend, app_transactions_become_savepoints);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_unique_violation_leaves_the_test_usable);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_tests_tasks_share_its_one_connection);
+        $crate::behaviour::behaviour_suite!(@test $backend, manual_mode_without_a_checkout_explains_how_to_fix_it);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_task_that_outlives_its_test_gets_a_clear_error);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_panic_mid_transaction_rolls_back_and_the_connection_is_reused_cleanly);
+        $crate::behaviour::behaviour_suite!(@test $backend, an_exhausted_pool_says_how_many_connections_and_waiters);
+        $crate::behaviour::behaviour_suite!(@test $backend, the_ownership_timeout_takes_the_connection_back);
+        $crate::behaviour::behaviour_suite!(@test $backend, shared_mode_gives_every_actor_the_owners_connection);
+        $crate::behaviour::behaviour_suite!(@test $backend, production_handles_go_straight_to_the_pool);
+        $crate::behaviour::behaviour_suite!(@test $backend, fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass);
+        $crate::behaviour::behaviour_suite!(@test $backend, one_sandbox_serves_many_per_test_runtimes_without_failures);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_test_that_names_the_sandbox_gets_a_connection_before_its_body);
+        $crate::behaviour::behaviour_suite!(@test $backend, switching_to_manual_or_auto_checks_every_connection_in);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_post_checkout_hook_seeds_each_test_and_is_rolled_back);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_failing_post_checkout_hook_fails_the_checkout_and_gives_the_connection_back);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_pre_checkin_hook_sees_the_tests_rows_and_is_rolled_back);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_failing_pre_checkin_hook_fails_the_checkin_and_still_rolls_back);
+        $crate::behaviour::behaviour_suite!(@test $backend, an_unsandboxed_tests_pre_checkin_hook_cleans_up_for_real);
+        $crate::behaviour::behaviour_suite!(@test $backend, unallow_existing_moves_an_allowed_worker_to_another_tests_connection);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_serialized_test_does_not_wait_for_its_own_connections);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_serialized_test_waits_while_another_runs);
+        $crate::behaviour::behaviour_suite!(@test $backend, only_mysql_serializes_tests_by_default);
     };
-    // A macro that makes one behaviour's test: its arms match the known bugs by name (`$d`
-    // is a `$` for the inner macro's own variables).
-    (@bugs ($d:tt) $backend:ty, [$($bug:ident: $why:literal),*]) => {
-        macro_rules! behaviour_test {
-            $(($bug) => {
-                $crate::behaviour::behaviour_suite!(@test $backend, $bug, #[ignore = $why]);
-            };)*
-            ($d behaviour:ident) => {
-                $crate::behaviour::behaviour_suite!(@test $backend, $d behaviour,);
-            };
-        }
-        behaviour_test!(a_tests_rows_are_visible_to_it_and_rolled_back_after_it);
-        behaviour_test!(concurrent_tests_do_not_see_each_others_rows);
-        behaviour_test!(app_transactions_become_savepoints);
-        behaviour_test!(a_unique_violation_leaves_the_test_usable);
-        behaviour_test!(a_tests_tasks_share_its_one_connection);
-        behaviour_test!(manual_mode_without_a_checkout_explains_how_to_fix_it);
-        behaviour_test!(a_task_that_outlives_its_test_gets_a_clear_error);
-        behaviour_test!(a_panic_mid_transaction_rolls_back_and_the_connection_is_reused_cleanly);
-        behaviour_test!(an_exhausted_pool_says_how_many_connections_and_waiters);
-        behaviour_test!(the_ownership_timeout_takes_the_connection_back);
-        behaviour_test!(shared_mode_gives_every_actor_the_owners_connection);
-        behaviour_test!(production_handles_go_straight_to_the_pool);
-        behaviour_test!(fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass);
-        behaviour_test!(one_sandbox_serves_many_per_test_runtimes_without_failures);
-        behaviour_test!(a_test_that_names_the_sandbox_gets_a_connection_before_its_body);
-        behaviour_test!(switching_to_manual_or_auto_checks_every_connection_in);
-        behaviour_test!(a_post_checkout_hook_seeds_each_test_and_is_rolled_back);
-        behaviour_test!(a_failing_post_checkout_hook_fails_the_checkout_and_gives_the_connection_back);
-        behaviour_test!(a_pre_checkin_hook_sees_the_tests_rows_and_is_rolled_back);
-        behaviour_test!(a_failing_pre_checkin_hook_fails_the_checkin_and_still_rolls_back);
-        behaviour_test!(an_unsandboxed_tests_pre_checkin_hook_cleans_up_for_real);
-        behaviour_test!(unallow_existing_moves_an_allowed_worker_to_another_tests_connection);
-        behaviour_test!(a_serialized_test_does_not_wait_for_its_own_connections);
-        behaviour_test!(a_serialized_test_waits_while_another_runs);
-        behaviour_test!(only_mysql_serializes_tests_by_default);
-    };
-    (@test $backend:ty, $behaviour:ident, $(#[$attribute:meta])?) => {
+    (@test $backend:ty, $behaviour:ident) => {
         #[test]
-        $(#[$attribute])?
         fn $behaviour() {
             let test = concat!(module_path!(), "::", stringify!($behaviour));
             if <$backend as $crate::behaviour::Backend>::available(test) {
