@@ -6,12 +6,12 @@
 //! subprocess, one fixture per process as nextest does, and all in one process as
 //! `cargo test` does, and read what it printed.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mockall::automock;
 use mockall_bridge::{Facade, installable};
+use ownership_e2e::fixtures::{assert_in_order, run_fixture, run_this_binary};
 use ownership_runtime::owned_test;
 
 #[automock]
@@ -100,39 +100,6 @@ async fn fixture_satisfied() {
 }
 
 // ---- the report tests ----
-
-/// Runs this binary again with `args` and returns what it printed.
-fn run_this_binary(args: &[&str]) -> (bool, String) {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(args)
-        .output()
-        .unwrap();
-    let printed = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), printed)
-}
-
-/// Runs one fixture in a process of its own, as nextest does.
-fn run_fixture(name: &str) -> String {
-    let (passed, printed) = run_this_binary(&["--ignored", "--exact", name, "--test-threads=1"]);
-    assert!(!passed, "the fixture must fail:\n{printed}");
-    assert!(printed.contains("1 failed"), "{printed}");
-    printed
-}
-
-/// Asserts that `parts` appear in `text` in this order.
-fn assert_in_order(text: &str, parts: &[&str]) {
-    let mut rest = text;
-    for part in parts {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => panic!("expected {part:?} (in this order: {parts:?}) in:\n{text}"),
-        }
-    }
-}
 
 const INSTALLED_HERE: &str = "the mock installed at mockall-bridge/tests/verification_report.rs:";
 

@@ -5,11 +5,12 @@
 //! (one fixture per process, as nextest does, and all in one process, as `cargo test`
 //! does) and read what it printed.
 
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use std::sync::LazyLock;
+
+use ownership_e2e::fixtures::{assert_in_order, run_fixture, run_this_binary};
 
 use ownership_runtime::harness::{
     AdapterHook, Failure, ModeSwitch, TestConfig, TestContext, run_async,
@@ -167,42 +168,6 @@ async fn fixture_task_panics_on_a_worker() {
 
 // ---- the report tests ----
 
-/// Runs this binary again with `args` and returns what it printed.
-fn run_this_binary(args: &[&str]) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(args)
-        .output()
-        .unwrap();
-    let printed = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !output.status.success(),
-        "the fixtures must fail:\n{printed}"
-    );
-    printed
-}
-
-/// Runs one fixture in a process of its own, as nextest does.
-fn run_fixture(name: &str) -> String {
-    let printed = run_this_binary(&["--ignored", "--exact", name, "--test-threads=1"]);
-    assert!(printed.contains("1 failed"), "{printed}");
-    printed
-}
-
-/// Asserts that `parts` appear in `text` in this order.
-fn assert_in_order(text: &str, parts: &[&str]) {
-    let mut rest = text;
-    for part in parts {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => panic!("expected {part:?} (in this order: {parts:?}) in:\n{text}"),
-        }
-    }
-}
-
 const EVERYTHING: &[&str] = &[
     "owned test `harness_report::fixture_everything_fails_in_hook` failed:",
     "1. the test panicked at ownership-runtime/tests/harness_report.rs:",
@@ -287,7 +252,8 @@ fn report_lists_a_task_panic_even_when_the_body_observed_it() {
 
 #[test]
 fn the_fixtures_fail_the_same_way_when_run_together_in_one_process() {
-    let printed = run_this_binary(&["--ignored", "fixture_", "--test-threads=2"]);
+    let (passed, printed) = run_this_binary(&["--ignored", "fixture_", "--test-threads=2"]);
+    assert!(!passed, "the fixtures must fail:\n{printed}");
     assert!(printed.contains("0 passed; 6 failed"), "{printed}");
     assert_in_order(&printed, EVERYTHING);
     for expected in [

@@ -25,16 +25,23 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 static DATABASES: LazyLock<TemplateDatabase> =
     LazyLock::new(|| TemplateDatabase::new("template-suite", postgres_url()).migrations(&MIGRATOR));
 
-fn databases_named(pattern: &str) -> Vec<String> {
+/// Runs `work` on a connection of its own to the server's default database.
+fn as_admin<T>(work: impl AsyncFnOnce(&mut PgConnection) -> T) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
+        work(&mut admin).await
+    })
+}
+
+fn databases_named(pattern: &str) -> Vec<String> {
+    as_admin(async |admin| {
         sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname = $1")
             .bind(pattern)
-            .fetch_all(&mut admin)
+            .fetch_all(admin)
             .await
             .unwrap()
     })
@@ -97,14 +104,9 @@ fn leftovers_of_processes_that_are_gone_are_swept() {
     // A database "left" by a process that no longer runs (no such pid here).
     let leftover = "sandbox_sweep_suite_test_4000000000_0";
     if databases_named(leftover).is_empty() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
+        as_admin(async |admin| {
             sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {leftover}")))
-                .execute(&mut admin)
+                .execute(admin)
                 .await
                 .unwrap();
         });

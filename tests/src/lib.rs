@@ -2,6 +2,8 @@
 //! saying which server-backed tests were skipped and why.
 #![deny(missing_docs)]
 
+pub mod fixtures;
+
 use std::io::Write;
 use std::time::Duration;
 
