@@ -676,7 +676,7 @@ where
                 let (pool, migrator) = (state.pool.clone(), state.migrator);
                 let template = template::template_file(&state.url);
                 let run_wide = DB::run_wide(&state.url);
-                let spare = state.spare.clone();
+                let (url, spare) = (state.url.clone(), state.spare.clone());
                 let migrate = runtime.spawn(async move {
                     if DB::PER_TEST_DATABASE {
                         let name = format!("sandbox-sqlx template {}", template.display());
@@ -691,6 +691,12 @@ where
                     let Some(migrator) = migrator else {
                         return Ok(());
                     };
+                    // Under nextest, an earlier process of this run has usually seen them
+                    // all applied, and noted so on this machine: no round trip.
+                    let name = migrations_setup_name(&label, &url, migrator);
+                    if run_wide.noted_done(&name) {
+                        return Ok(());
+                    }
                     // Usually every migration is in already (a previous run, another process
                     // of this one): seen on a connection the first checkout then takes,
                     // with no run-wide lock (on PostgreSQL, a connection of its own).
@@ -698,9 +704,9 @@ where
                         && all_applied(&mut connection, migrator).await
                     {
                         *spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+                        let _ = run_wide.note_done(&name);
                         return Ok(());
                     }
-                    let name = format!("sandbox-sqlx migrations of {label}");
                     run_wide
                         .once(&name, || async move { migrator.run(&pool).await })
                         .await
@@ -963,6 +969,24 @@ where
             }),
         }
     }
+}
+
+/// The run-wide name of applying `migrator` to the database at `url`: the sandbox's
+/// label, and a hash of the URL and the migrations (the name may end up in a file name,
+/// and a URL may hold a password), so that another database, or other migrations under
+/// the same label, are never taken for done.
+fn migrations_setup_name(label: &str, url: &str, migrator: &Migrator) -> String {
+    let mut identity = format!("{url}\n{}", migrator.table_name);
+    for migration in migrator.iter() {
+        identity.push_str(&format!(
+            "\n{} {:?}",
+            migration.version, &*migration.checksum
+        ));
+    }
+    format!(
+        "sandbox-sqlx migrations of {label} ({:016x})",
+        ownership_runtime::runwide::stable_hash(&identity)
+    )
 }
 
 /// Whether every migration of `migrator` is applied, unchanged, on the connection's

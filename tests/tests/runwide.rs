@@ -102,6 +102,11 @@ fn start_children(envs: &[(&str, String)]) -> Vec<Child> {
                 .stderr(Stdio::piped());
             for (key, value) in envs {
                 command.env(key, value);
+                if *key == "RUNWIDE_DIR" {
+                    // Notes of setups done (see `RunWide::note_done`) go to the test's
+                    // folder, not the target directory other runs use.
+                    command.env("CARGO_TARGET_DIR", value);
+                }
             }
             command.spawn().unwrap()
         })
@@ -300,4 +305,69 @@ fn children_of_one_process_share_a_run_id_like_the_test_binaries_of_one_cargo_te
         first.starts_with(&format!("parent-{}-", std::process::id())),
         "{first}"
     );
+}
+
+/// A server no process can reach: a setup that needs the backend fails there.
+const UNREACHABLE: &str = "postgres://root@127.0.0.1:9/nowhere";
+
+/// Notes `RUNWIDE_NAME` done if `RUNWIDE_NOTE` is set, then runs it once against an
+/// unreachable backend and prints what happened; started as a subprocess.
+#[test]
+#[ignore = "fixture: started as a subprocess by the notes test"]
+fn note_child() {
+    let name = std::env::var("RUNWIDE_NAME").expect("started by the notes test");
+    let run_wide = RunWide::postgres(UNREACHABLE);
+    if std::env::var("RUNWIDE_NOTE").is_ok() {
+        run_wide.note_done(&name).unwrap();
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let once = runtime
+        .block_on(run_wide.once(&name, || async { Err::<(), _>("the setup was not to run") }));
+    match once {
+        Ok(once) => println!("outcome: {once:?}"),
+        Err(RunWideError::Backend { .. }) => println!("outcome: needed the backend"),
+        Err(error) => panic!("unexpected: {error}"),
+    }
+}
+
+#[test]
+fn a_setup_one_process_noted_done_needs_no_backend_in_the_rest_of_a_named_run() {
+    let (dir, unique) = scratch("noted");
+    let name = format!("noted-{unique}");
+    let child = |run_id: Option<&str>, note: bool| {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--ignored", "--exact", "note_child", "--nocapture"])
+            .env("RUNWIDE_NAME", &name)
+            .env("CARGO_TARGET_DIR", &dir)
+            .env_remove("OWNERSHIP_RUN_ID")
+            .env_remove("NEXTEST_RUN_ID")
+            .env_remove("RUNWIDE_NOTE");
+        if let Some(run_id) = run_id {
+            command.env("NEXTEST_RUN_ID", run_id);
+        }
+        if note {
+            command.env("RUNWIDE_NOTE", "1");
+        }
+        let output = command.output().unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(output.status.success(), "the child failed:\n{printed}");
+        printed
+            .lines()
+            .find_map(|line| line.strip_prefix("outcome: ").map(str::to_owned))
+            .unwrap()
+    };
+    let (run, next_run) = (format!("{unique}-1"), format!("{unique}-2"));
+    assert_eq!(child(Some(&run), false), "needed the backend");
+    assert_eq!(child(Some(&run), true), "AlreadyDone");
+    // Later processes of the run find the note; the next run doesn't.
+    assert_eq!(child(Some(&run), false), "AlreadyDone");
+    assert_eq!(child(Some(&next_run), false), "needed the backend");
+    // A run known only by its parent process (a binary run by hand from a shell) neither
+    // writes nor trusts notes: the shell outlives many runs.
+    assert_eq!(child(None, true), "needed the backend");
+    assert_eq!(child(None, false), "needed the backend");
 }

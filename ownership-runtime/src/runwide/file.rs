@@ -120,37 +120,50 @@ impl FileLock {
         })
     }
 
-    fn done_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{}.done", file_stem(name)))
-    }
-
     pub(super) fn is_done(&self, name: &str, run_id: &str) -> Result<bool, RunWideError> {
-        match fs::read_to_string(self.done_path(name)) {
-            Ok(done_for) => Ok(done_for == run_id),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(error) => Err(RunWideError::Backend {
-                name: name.to_owned(),
-                place: self.done_path(name).display().to_string(),
-                message: format!("could not read the mark of completion: {error}"),
-            }),
-        }
+        is_done(&self.dir, name, run_id)
     }
 
     pub(super) fn mark_done(&self, name: &str, run_id: &str) -> Result<(), RunWideError> {
-        let done = self.done_path(name);
-        // Written aside and renamed: a process killed meanwhile leaves no half mark.
-        let partial = self
-            .dir
-            .join(format!("{}.done.{}", file_stem(name), std::process::id()));
-        fs::write(&partial, run_id)
-            .and_then(|()| fs::rename(&partial, &done))
-            .map_err(|error| RunWideError::Backend {
-                name: name.to_owned(),
-                place: done.display().to_string(),
-                message: format!("could not mark the setup done: {error}"),
-            })?;
+        mark_done(&self.dir, name, run_id)?;
         // Keep the lock file honest for whoever reads it next.
         let _ = self.file.sync_all();
         Ok(())
     }
+}
+
+/// The mark of `name`'s completion in `dir`.
+fn done_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{}.done", file_stem(name)))
+}
+
+/// Whether `dir` holds the mark that `name` completed in the run `run_id`. Read without
+/// the lock: marks are only ever replaced whole (see [`mark_done`]).
+pub(super) fn is_done(dir: &Path, name: &str, run_id: &str) -> Result<bool, RunWideError> {
+    let done = done_path(dir, name);
+    match fs::read_to_string(&done) {
+        Ok(done_for) => Ok(done_for == run_id),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(RunWideError::Backend {
+            name: name.to_owned(),
+            place: done.display().to_string(),
+            message: format!("could not read the mark of completion: {error}"),
+        }),
+    }
+}
+
+/// Marks `name` completed in the run `run_id`, in `dir` (created if needed).
+pub(super) fn mark_done(dir: &Path, name: &str, run_id: &str) -> Result<(), RunWideError> {
+    let done = done_path(dir, name);
+    // Written aside and renamed: a process killed meanwhile leaves no half mark, and a
+    // reader sees the old mark or the new one.
+    let partial = dir.join(format!("{}.done.{}", file_stem(name), std::process::id()));
+    fs::create_dir_all(dir)
+        .and_then(|()| fs::write(&partial, run_id))
+        .and_then(|()| fs::rename(&partial, &done))
+        .map_err(|error| RunWideError::Backend {
+            name: name.to_owned(),
+            place: done.display().to_string(),
+            message: format!("could not mark the setup done: {error}"),
+        })
 }

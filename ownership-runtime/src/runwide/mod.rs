@@ -23,6 +23,17 @@
 //! (under `cargo test`, which starts every test binary of one invocation as its child)
 //! the parent process's id and start time. The next `cargo test` is a new run, and runs
 //! the setup again: make setups idempotent (migrations are).
+//!
+//! # Known done, with no lock
+//!
+//! Under nextest every test is a process, and asking the backend whether a setup is done
+//! costs each of them a lock (and, on PostgreSQL, a connection). So each machine also
+//! keeps a note, in a file, of the setups it saw done in the current run:
+//! [`RunWide::once`] reads it before it locks anything, and [`RunWide::note_done`]
+//! records a setup found done by other means (every migration already applied, say).
+//! Notes are trusted only in a run with an explicit id (`OWNERSHIP_RUN_ID`,
+//! `NEXTEST_RUN_ID`, [`RunWide::with_run_id`]): a test binary started by hand from a
+//! shell has the shell for parent, which outlives many runs.
 
 mod file;
 #[cfg(feature = "postgres")]
@@ -44,19 +55,38 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// assert_eq!(run, ownership_runtime::runwide::current_run_id());
 /// ```
 pub fn current_run_id() -> String {
-    for variable in ["OWNERSHIP_RUN_ID", "NEXTEST_RUN_ID"] {
-        if let Ok(id) = std::env::var(variable)
-            && !id.is_empty()
-        {
-            return id;
-        }
-    }
+    named_run_id().unwrap_or_else(unnamed_run_id)
+}
+
+/// The run's id if a variable names it.
+fn named_run_id() -> Option<String> {
+    ["OWNERSHIP_RUN_ID", "NEXTEST_RUN_ID"]
+        .into_iter()
+        .find_map(|variable| std::env::var(variable).ok().filter(|id| !id.is_empty()))
+}
+
+/// The run's id when no variable names it: the parent process's.
+fn unnamed_run_id() -> String {
     #[cfg(not(unix))]
     {
         format!("process-{}", std::process::id())
     }
     #[cfg(unix)]
     run_id_of_parent()
+}
+
+/// A hash of `text` that is the same on every machine, platform and toolchain: for
+/// naming a run-wide setup after what it depends on (a database URL, a schema) without
+/// putting that text, which may hold a password, in a file name or a lock's name.
+///
+/// ```
+/// use ownership_runtime::runwide::stable_hash;
+///
+/// assert_eq!(stable_hash("postgres://app:secret@db/app"), stable_hash("postgres://app:secret@db/app"));
+/// assert_ne!(stable_hash("db-1"), stable_hash("db-2"));
+/// ```
+pub fn stable_hash(text: &str) -> u64 {
+    file::fnv1a(text)
 }
 
 #[cfg(unix)]
@@ -167,6 +197,9 @@ enum Backend {
 pub struct RunWide {
     backend: Backend,
     run_id: String,
+    /// Whether the run id was given (a variable, [`RunWide::with_run_id`]) rather than
+    /// guessed from the parent process: only then are notes trusted.
+    run_named: bool,
     timeout: Duration,
 }
 
@@ -231,9 +264,11 @@ impl RunWide {
     }
 
     fn with_backend(backend: Backend) -> RunWide {
+        let named = named_run_id();
         RunWide {
             backend,
-            run_id: current_run_id(),
+            run_named: named.is_some(),
+            run_id: named.unwrap_or_else(unnamed_run_id),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -247,6 +282,7 @@ impl RunWide {
     /// ```
     pub fn with_run_id(mut self, run_id: impl Into<String>) -> RunWide {
         self.run_id = run_id.into();
+        self.run_named = true;
         self
     }
 
@@ -339,9 +375,13 @@ impl RunWide {
         Fut: Future<Output = Result<(), E>>,
         E: fmt::Display,
     {
+        if self.noted_done(name) {
+            return Ok(Once::AlreadyDone);
+        }
         let mut lock = self.lock(name).await?;
         if lock.is_done(name, &self.run_id).await? {
             lock.release().await;
+            let _ = self.note_done(name);
             return Ok(Once::AlreadyDone);
         }
         if let Err(error) = setup().await {
@@ -353,7 +393,70 @@ impl RunWide {
         }
         lock.mark_done(name, &self.run_id).await?;
         lock.release().await;
+        let _ = self.note_done(name);
         Ok(Once::RanHere)
+    }
+
+    /// Whether this machine noted `name` done in this run (see the [module
+    /// docs](self#known-done-with-no-lock)): one file read, no lock, no backend. `false`
+    /// when the run has no explicit id.
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::RunWide;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("runwide-note-doc-{}", std::process::id()));
+    /// let run_wide = RunWide::file_in(&dir).with_run_id("ci-4711");
+    /// assert!(!run_wide.noted_done("schema"));
+    /// run_wide.note_done("schema").unwrap();
+    /// assert!(run_wide.noted_done("schema"));
+    /// // The next run starts afresh.
+    /// assert!(!run_wide.clone().with_run_id("ci-4712").noted_done("schema"));
+    /// ```
+    pub fn noted_done(&self, name: &str) -> bool {
+        let (dir, note) = self.note(name);
+        self.run_named && file::is_done(&dir, &note, &self.run_id).unwrap_or(false)
+    }
+
+    /// Notes on this machine that `name` is done in this run, for a setup found done
+    /// without [`RunWide::once`] (a check that every migration is applied): later
+    /// `once` and [`RunWide::noted_done`] calls in this run then skip it. Does nothing
+    /// when the run has no explicit id.
+    ///
+    /// # Errors
+    ///
+    /// [`RunWideError::Backend`] when the note can't be written.
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::{Once, RunWide};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let dir = std::env::temp_dir().join(format!("runwide-note-once-doc-{}", std::process::id()));
+    /// let run_wide = RunWide::file_in(&dir).with_run_id("ci-4711");
+    /// run_wide.note_done("migrations").unwrap();
+    /// let once = run_wide.once("migrations", || async { Err("not run again") }).await;
+    /// assert_eq!(once.unwrap(), Once::AlreadyDone);
+    /// # });
+    /// ```
+    pub fn note_done(&self, name: &str) -> Result<(), RunWideError> {
+        if !self.run_named {
+            return Ok(());
+        }
+        let (dir, note) = self.note(name);
+        file::mark_done(&dir, &note, &self.run_id)
+    }
+
+    /// Where this machine keeps its note that `name` is done: for the file backend, the
+    /// mark that `once` leaves under the lock; for a server, a file named after `name`
+    /// and the server.
+    fn note(&self, name: &str) -> (PathBuf, String) {
+        match &self.backend {
+            Backend::File(dir) => (dir.clone(), name.to_owned()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(url) => (
+                file::default_dir(),
+                format!("{name} on {:016x}", stable_hash(url)),
+            ),
+        }
     }
 }
 
