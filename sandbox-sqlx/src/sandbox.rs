@@ -338,6 +338,30 @@ where
     }
 
     /// Migrations to apply once per test run (across processes) before the first checkout.
+    ///
+    /// What a process does about them, the first time it checks a connection out:
+    /// - if an earlier process of this run, on this machine, saw them all applied, nothing
+    ///   (under nextest, whose `NEXTEST_RUN_ID` names the run: see
+    ///   [`RunWide::note_done`](ownership_runtime::runwide::RunWide::note_done));
+    /// - else it reads the migrations table on the connection its first checkout then
+    ///   takes, and if every migration is applied, unchanged, it is done;
+    /// - else it applies them under a run-wide lock (on PostgreSQL an advisory lock, so
+    ///   machines sharing the server take turns too).
+    ///
+    /// So a database reset in the middle of a nextest run is not migrated again until
+    /// the next run.
+    ///
+    /// ```no_run
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::{Postgres, migrate::Migrator};
+    ///
+    /// // In an app, `sqlx::migrate!()`: its `migrations/` folder, built in.
+    /// static MIGRATOR: Migrator = Migrator::DEFAULT;
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .migrations(&MIGRATOR)
+    ///     .build()?;
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn migrations(mut self, migrator: &'static Migrator) -> Self {
         self.migrator = Some(migrator);
         self
