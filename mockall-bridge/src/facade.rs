@@ -708,6 +708,18 @@ impl<T: ?Sized + 'static> fmt::Debug for Guard<'_, T> {
 )]
 pub trait Installable<M> {
     /// Boxes `implementation` as a `Self`.
+    ///
+    /// ```
+    /// use mockall_bridge::Installable;
+    ///
+    /// // Every sized type is installable as itself (a `Facade<Rates>` takes a `Rates`).
+    /// #[derive(Debug, PartialEq)]
+    /// struct Rates {
+    ///     eur_in_cents: u32,
+    /// }
+    /// let boxed: Box<Rates> = Installable::boxed(Rates { eur_in_cents: 108 });
+    /// assert_eq!(*boxed, Rates { eur_in_cents: 108 });
+    /// ```
     fn boxed(implementation: M) -> Box<Self>;
 }
 

@@ -252,6 +252,16 @@ pub fn callers() -> Callers {
 
 /// The guard returned by [`Actor::enter`](crate::Actor::enter): while it lives, the
 /// entered actor is the innermost caller on this thread.
+///
+/// ```
+/// use ownership_runtime::{callers, Actor, Entered};
+///
+/// let worker = Actor::named("worker");
+/// let entered: Entered = worker.enter();
+/// assert_eq!(callers().first(), Some(&worker.id()));
+/// drop(entered); // the thread works for nobody again
+/// assert!(callers().is_empty());
+/// ```
 #[must_use = "the actor is entered only while the guard is held"]
 pub struct Entered {
     actor: ActorId,
@@ -283,6 +293,19 @@ impl Drop for Entered {
 
 /// The guard returned by [`Callers::enter`]: restores the thread's previous chain when it
 /// drops.
+///
+/// ```
+/// use ownership_runtime::{callers, Actor, Callers};
+///
+/// let (outer, inner) = (Actor::named("outer"), Actor::named("inner"));
+/// let outer_chain = Callers::empty().pushed_front(outer.id());
+/// let _outer = outer_chain.enter();
+/// {
+///     let _inner = Callers::empty().pushed_front(inner.id()).enter();
+///     assert_eq!(&callers()[..], &[inner.id()]);
+/// }
+/// assert_eq!(callers(), outer_chain); // the inner guard restored the outer chain
+/// ```
 #[must_use = "the chain is entered only while the guard is held"]
 pub struct EnteredChain {
     previous: Option<Callers>,
@@ -307,6 +330,18 @@ pin_project_lite::pin_project! {
     /// A future that runs with a given callers chain as its task's chain. Made by
     /// [`Actor::scope`](crate::Actor::scope), [`Callers::scope`] and
     /// [`Propagate`](crate::Propagate).
+    ///
+    /// ```
+    /// use ownership_runtime::{callers, Actor, WithCallers};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().build().unwrap().block_on(async {
+    /// let test = Actor::named("tests::report");
+    /// let future: WithCallers<_> = test.scope(async { callers() });
+    /// assert!(callers().is_empty()); // only the future runs for the test
+    /// assert_eq!(future.await.first(), Some(&test.id()));
+    /// # });
+    /// ```
     #[must_use = "futures do nothing unless polled"]
     pub struct WithCallers<F: Future> {
         #[pin]

@@ -67,6 +67,19 @@ pub enum Fetched<V> {
 
 impl<V> Fetched<V> {
     /// The value, however it was got.
+    ///
+    /// ```
+    /// use ownership_runtime::flight::{LoadError, SingleFlight};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().build().unwrap().block_on(async {
+    /// let ports: SingleFlight<&str, u16> = SingleFlight::new();
+    /// let port = ports.fetch("mail", || async { Ok::<_, String>(2525) }).await?.into_value();
+    /// assert_eq!(port, 2525);
+    /// # Ok::<(), LoadError>(())
+    /// # })?;
+    /// # Ok::<(), LoadError>(())
+    /// ```
     pub fn into_value(self) -> V {
         match self {
             Fetched::Loaded(value) | Fetched::Joined(value) | Fetched::Kept(value) => value,
@@ -74,6 +87,13 @@ impl<V> Fetched<V> {
     }
 
     /// Whether this fetch ran the loader.
+    ///
+    /// ```
+    /// use ownership_runtime::flight::Fetched;
+    ///
+    /// let outcomes = [Fetched::Loaded(()), Fetched::Joined(()), Fetched::Kept(())];
+    /// assert_eq!(outcomes.map(|fetched| fetched.was_loaded()), [true, false, false]);
+    /// ```
     pub fn was_loaded(&self) -> bool {
         matches!(self, Fetched::Loaded(_))
     }

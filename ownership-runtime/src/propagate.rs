@@ -178,6 +178,18 @@ pub fn build_runtime(builder: &mut Builder, chain: Callers) -> io::Result<Caller
 }
 
 /// A tokio runtime whose every thread runs for one callers chain (see [`build_runtime`]).
+///
+/// ```
+/// use ownership_runtime::{build_runtime, callers, Actor, CallersRuntime};
+///
+/// let test = Actor::named("tests::exports");
+/// let mut builder = tokio::runtime::Builder::new_current_thread();
+/// let runtime: CallersRuntime = build_runtime(&mut builder, test.chain())?;
+/// // A blocking task on the runtime's own pool runs for the test too.
+/// let seen = runtime.block_on(async { tokio::task::spawn_blocking(callers).await })?;
+/// assert_eq!(seen.first(), Some(&test.id()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct CallersRuntime {
     runtime: Runtime,

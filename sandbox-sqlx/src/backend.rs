@@ -32,6 +32,15 @@ pub enum IsolationLevel {
 
 impl IsolationLevel {
     /// The level as SQL spells it.
+    ///
+    /// ```
+    /// use sandbox_sqlx::IsolationLevel;
+    ///
+    /// let level = IsolationLevel::RepeatableRead;
+    /// let begin = format!("BEGIN ISOLATION LEVEL {}", level.sql());
+    /// assert_eq!(begin, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    /// assert_eq!(IsolationLevel::Serializable.sql(), "SERIALIZABLE");
+    /// ```
     pub fn sql(self) -> &'static str {
         match self {
             IsolationLevel::ReadUncommitted => "READ UNCOMMITTED",
@@ -44,6 +53,23 @@ impl IsolationLevel {
 
 /// A database the sandbox runs on by transaction rollback. Implemented for PostgreSQL
 /// (feature `postgres`) and MySQL/MariaDB (feature `mysql`).
+///
+/// ```
+/// use sandbox_sqlx::{IsolationLevel, SandboxDatabase};
+/// use sqlx::{MySql, Postgres};
+///
+/// // What a sandbox does differently on each database, read from the trait.
+/// fn fences_and_serializes<DB: SandboxDatabase>() -> (bool, bool) {
+///     (DB::FENCE_STATEMENTS, DB::SERIALIZE_TESTS)
+/// }
+/// assert_eq!(fences_and_serializes::<Postgres>(), (true, false));
+/// assert_eq!(fences_and_serializes::<MySql>(), (false, true));
+///
+/// // MySQL sets the level and begins in one round trip; `READ COMMITTED` by default.
+/// let begin = MySql::begin_statement(None).map(|sql| sql.as_str().to_owned());
+/// assert_eq!(begin.as_deref(), Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN"));
+/// assert!(Postgres::begin_statement(Some(IsolationLevel::Serializable)).is_some());
+/// ```
 pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// Whether a statement that fails inside the sandbox's transaction leaves the
     /// transaction unusable (PostgreSQL: "current transaction is aborted"), so that each

@@ -5,6 +5,17 @@ use std::time::Duration;
 use ownership_runtime::{ActorId, Callers};
 
 /// The sandbox's mode, as errors show it.
+///
+/// ```
+/// use ownership_runtime::Actor;
+/// use sandbox_sqlx::SandboxMode;
+///
+/// assert_eq!(SandboxMode::Manual.to_string(), "manual");
+/// assert_eq!(SandboxMode::Auto.to_string(), "auto");
+/// let test = Actor::named("tests::reports");
+/// let shared = SandboxMode::Shared(test.id()).to_string();
+/// assert_eq!(shared, format!("shared (owner: {})", test.id()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SandboxMode {
     /// Connections are checked out explicitly; an actor without one gets an error.
@@ -55,6 +66,24 @@ impl std::fmt::Display for HookKind {
 /// Why the sandbox refused or failed. Inside `sqlx` calls (queries through a
 /// [`SandboxPool`](crate::SandboxPool)) it arrives as `sqlx::Error::Configuration`, whose
 /// source is this error.
+///
+/// ```
+/// use sandbox_sqlx::{Sandbox, SandboxError};
+/// use sqlx::Postgres;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test").build()?;
+/// // A plain thread runs for no test: the sandbox refuses before connecting anywhere.
+/// let Err(error) = sqlx::query("SELECT 1").execute(&sandbox.pool()).await else {
+///     panic!("a query outside any test must fail");
+/// };
+/// let sqlx::Error::Configuration(source) = error else { panic!("{error}") };
+/// let refusal = source.downcast_ref::<SandboxError>();
+/// assert!(matches!(refusal, Some(SandboxError::NoActor { label }) if label == "app-db"));
+/// # Ok::<(), SandboxError>(())
+/// # })?;
+/// # Ok::<(), SandboxError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SandboxError {

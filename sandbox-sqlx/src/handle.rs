@@ -89,6 +89,24 @@ where
     }
 
     /// The underlying pool.
+    ///
+    /// ```
+    /// use sandbox_sqlx::SandboxPool;
+    /// use sqlx::postgres::PgPoolOptions;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().build().unwrap().block_on(async {
+    /// let pool = PgPoolOptions::new()
+    ///     .max_connections(3)
+    ///     .connect_lazy("postgres://root@127.0.0.1/test")?;
+    /// let db = SandboxPool::from(pool);
+    /// // The pool's settings and statistics, and `close()`, are the underlying pool's.
+    /// assert_eq!(db.inner().options().get_max_connections(), 3);
+    /// assert_eq!(db.inner().size(), 0); // lazy: nothing connected yet
+    /// # Ok::<(), sqlx::Error>(())
+    /// # })?;
+    /// # Ok::<(), sqlx::Error>(())
+    /// ```
     pub fn inner(&self) -> &Pool<DB> {
         match &self.route {
             Route::Pool(pool) => pool,
@@ -102,6 +120,22 @@ where
     /// # Errors
     ///
     /// The database's, or the sandbox's (no connection for this actor, ...).
+    ///
+    /// ```no_run
+    /// use sandbox_sqlx::SandboxPool;
+    /// use sqlx::Postgres;
+    ///
+    /// // Both updates or neither; inside a test, the commit only releases a savepoint.
+    /// async fn transfer(db: &SandboxPool<Postgres>, from: i64, to: i64) -> sqlx::Result<()> {
+    ///     let mut tx = db.begin().await?;
+    ///     let debit = "UPDATE accounts SET balance = balance - 10 WHERE id = $1";
+    ///     sqlx::query(debit).bind(from).execute(&mut *tx).await?;
+    ///     let credit = "UPDATE accounts SET balance = balance + 10 WHERE id = $1";
+    ///     sqlx::query(credit).bind(to).execute(&mut *tx).await?;
+    ///     tx.commit().await
+    /// }
+    /// # let _ = transfer;
+    /// ```
     pub async fn begin(&self) -> Result<SandboxTransaction<DB>, sqlx::Error> {
         match &self.route {
             Route::Pool(pool) => Ok(SandboxTransaction {
@@ -130,6 +164,22 @@ where
     /// # Errors
     ///
     /// As [`SandboxPool::begin`].
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::SandboxPool;
+    /// # use sqlx::Postgres;
+    /// # async fn example(db: SandboxPool<Postgres>) -> sqlx::Result<()> {
+    /// // A session setting holds for the statements that follow on the same connection.
+    /// let mut connection = db.acquire().await?;
+    /// sqlx::query("SELECT set_config('app.user', 'ada', false)")
+    ///     .execute(&mut *connection)
+    ///     .await?;
+    /// let user: String = sqlx::query_scalar("SELECT current_setting('app.user')")
+    ///     .fetch_one(&mut *connection)
+    ///     .await?;
+    /// assert_eq!(user, "ada");
+    /// # Ok(()) }
+    /// ```
     pub async fn acquire(&self) -> Result<SandboxConnection<DB>, sqlx::Error> {
         match &self.route {
             Route::Pool(pool) => Ok(SandboxConnection {
@@ -430,6 +480,22 @@ impl<DB: Database> Execute<'_, DB> for Inspected<DB> {
 
 /// A transaction begun by [`SandboxPool::begin`]. Use it like `sqlx::Transaction`: run
 /// statements on `&mut *tx`, then `commit()` or `rollback()`; dropping it rolls back.
+///
+/// ```no_run
+/// # use sandbox_sqlx::SandboxPool;
+/// # use sqlx::Postgres;
+/// # async fn example(db: SandboxPool<Postgres>) -> sqlx::Result<()> {
+/// let count = "SELECT count(*) FROM orders";
+/// let before: i64 = sqlx::query_scalar(count).fetch_one(&db).await?;
+/// {
+///     let mut tx = db.begin().await?;
+///     sqlx::query("INSERT INTO orders DEFAULT VALUES").execute(&mut *tx).await?;
+///     // Dropped here, neither committed nor rolled back: it rolls back.
+/// }
+/// let after: i64 = sqlx::query_scalar(count).fetch_one(&db).await?;
+/// assert_eq!(after, before);
+/// # Ok(()) }
+/// ```
 pub struct SandboxTransaction<DB: SandboxDatabase> {
     inner: TransactionInner<DB>,
 }
@@ -454,6 +520,23 @@ impl<DB: SandboxDatabase> SandboxTransaction<DB> {
     /// # Errors
     ///
     /// The database's.
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::SandboxPool;
+    /// # use sqlx::Postgres;
+    /// # async fn example(db: SandboxPool<Postgres>) -> sqlx::Result<()> {
+    /// let mut tx = db.begin().await?;
+    /// sqlx::query("INSERT INTO customers (name) VALUES ('Ada')")
+    ///     .execute(&mut *tx)
+    ///     .await?;
+    /// tx.commit().await?;
+    /// // Committed: visible to the rest of the test (and rolled back with it at its end).
+    /// let found: i64 = sqlx::query_scalar("SELECT count(*) FROM customers WHERE name = 'Ada'")
+    ///     .fetch_one(&db)
+    ///     .await?;
+    /// assert_eq!(found, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         match &mut self.inner {
             TransactionInner::Pool(transaction) => match transaction.take() {
@@ -473,6 +556,20 @@ impl<DB: SandboxDatabase> SandboxTransaction<DB> {
     /// # Errors
     ///
     /// The database's.
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::SandboxPool;
+    /// # use sqlx::Postgres;
+    /// # async fn example(db: SandboxPool<Postgres>) -> sqlx::Result<()> {
+    /// let mut tx = db.begin().await?;
+    /// let failed = sqlx::query("SELECT 1 / 0").execute(&mut *tx).await;
+    /// assert!(failed.is_err()); // PostgreSQL has aborted the transaction
+    /// tx.rollback().await?;
+    /// // Rolled back to its savepoint: the test's connection works again.
+    /// let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&db).await?;
+    /// assert_eq!(one, 1);
+    /// # Ok(()) }
+    /// ```
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         match &mut self.inner {
             TransactionInner::Pool(transaction) => match transaction.take() {
@@ -541,6 +638,19 @@ fn ended<T>(transaction: Option<T>) -> T {
 }
 
 /// A connection from [`SandboxPool::acquire`]; derefs to the database's connection.
+///
+/// ```no_run
+/// # use sandbox_sqlx::SandboxPool;
+/// # use sqlx::Postgres;
+/// use sqlx::Connection;
+///
+/// # async fn example(db: SandboxPool<Postgres>) -> sqlx::Result<()> {
+/// let mut connection = db.acquire().await?;
+/// // The methods of `PgConnection`, through `Deref` and `DerefMut`.
+/// connection.ping().await?;
+/// assert!(connection.server_version_num().is_some_and(|version| version >= 90_000));
+/// # Ok(()) }
+/// ```
 pub struct SandboxConnection<DB: SandboxDatabase> {
     inner: ConnectionInner<DB>,
 }

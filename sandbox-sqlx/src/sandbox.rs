@@ -28,10 +28,42 @@ use crate::timeouts::Timeouts;
 use crate::turns::Turns;
 
 /// The default [`CheckoutOptions::ownership_timeout`].
+///
+/// ```
+/// use std::time::Duration;
+/// use sandbox_sqlx::{CheckoutOptions, DEFAULT_OWNERSHIP_TIMEOUT};
+/// use sqlx::Postgres;
+///
+/// assert_eq!(DEFAULT_OWNERSHIP_TIMEOUT, Duration::from_secs(120));
+/// // A slow suite's checkouts may hold their connection five times as long.
+/// let patient = CheckoutOptions::<Postgres>::default()
+///     .ownership_timeout(DEFAULT_OWNERSHIP_TIMEOUT * 5);
+/// assert!(format!("{patient:?}").contains("ownership_timeout: 600s"));
+/// ```
 pub const DEFAULT_OWNERSHIP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A function run on a test's connection by the sandbox: see
 /// [`CheckoutOptions::post_checkout`] and [`CheckoutOptions::pre_checkin`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use futures_core::future::BoxFuture;
+/// use sandbox_sqlx::{CheckoutOptions, ConnectionHook};
+/// use sqlx::{Executor, PgConnection, Postgres};
+///
+/// fn seed(connection: &mut PgConnection) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+///     Box::pin(async move {
+///         connection.execute("INSERT INTO plans (name) VALUES ('basic')").await?;
+///         Ok(())
+///     })
+/// }
+///
+/// // One hook, kept to be shared by several sets of options.
+/// let hook: ConnectionHook<Postgres> = Arc::new(seed);
+/// let shared = hook.clone();
+/// let options = CheckoutOptions::<Postgres>::default().post_checkout(move |c| shared(c));
+/// assert!(format!("{options:?}").contains("post_checkout: true"));
+/// ```
 pub type ConnectionHook<DB> = Arc<
     dyn for<'c> Fn(&'c mut <DB as Database>::Connection) -> BoxFuture<'c, Result<(), sqlx::Error>>
         + Send
@@ -106,6 +138,14 @@ impl<DB: Database> CheckoutOptions<DB> {
     /// [`pre_checkin`](CheckoutOptions::pre_checkin) hook is a good place), and should not
     /// run beside tests that read the same tables. Has no effect on SQLite, where each
     /// test's database is deleted whole.
+    ///
+    /// ```
+    /// use sandbox_sqlx::CheckoutOptions;
+    /// use sqlx::MySql;
+    ///
+    /// let committing = CheckoutOptions::<MySql>::default().sandbox(false);
+    /// assert!(!committing.is_sandboxed());
+    /// ```
     pub fn sandbox(mut self, sandboxed: bool) -> Self {
         self.sandboxed = sandboxed;
         self
@@ -113,6 +153,15 @@ impl<DB: Database> CheckoutOptions<DB> {
 
     /// The isolation level of the sandbox's transaction (the database's default if unset;
     /// on MySQL/MariaDB the sandbox's default is `READ COMMITTED`, see the crate docs).
+    ///
+    /// ```
+    /// use sandbox_sqlx::{CheckoutOptions, IsolationLevel};
+    /// use sqlx::MySql;
+    ///
+    /// // Back to InnoDB's own default, for a test of gap locking.
+    /// let options = CheckoutOptions::<MySql>::default().isolation(IsolationLevel::RepeatableRead);
+    /// assert!(format!("{options:?}").contains("isolation: Some(RepeatableRead)"));
+    /// ```
     pub fn isolation(mut self, level: IsolationLevel) -> Self {
         self.isolation = Some(level);
         self
@@ -120,6 +169,15 @@ impl<DB: Database> CheckoutOptions<DB> {
 
     /// How long an owner may keep the connection: past it, the connection is taken back
     /// and rolled back, and the owner's next query fails naming the timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sandbox_sqlx::CheckoutOptions;
+    /// use sqlx::Sqlite;
+    ///
+    /// let quick = CheckoutOptions::<Sqlite>::default().ownership_timeout(Duration::from_secs(10));
+    /// assert!(format!("{quick:?}").contains("ownership_timeout: 10s"));
+    /// ```
     pub fn ownership_timeout(mut self, timeout: Duration) -> Self {
         self.ownership_timeout = timeout;
         self
@@ -129,6 +187,19 @@ impl<DB: Database> CheckoutOptions<DB> {
     /// transaction (so what it writes is rolled back with the test's rows): session
     /// settings, `SET LOCAL`, seed rows. If it fails, the checkout fails with
     /// [`SandboxError::Hook`](crate::SandboxError::Hook) and the connection goes back.
+    ///
+    /// ```
+    /// use sandbox_sqlx::CheckoutOptions;
+    /// use sqlx::{Executor, Sqlite};
+    ///
+    /// let options = CheckoutOptions::<Sqlite>::default().post_checkout(|connection| {
+    ///     Box::pin(async move {
+    ///         connection.execute("PRAGMA foreign_keys = ON").await?;
+    ///         Ok(())
+    ///     })
+    /// });
+    /// assert!(format!("{options:?}").contains("post_checkout: true"));
+    /// ```
     pub fn post_checkout<F>(mut self, hook: F) -> Self
     where
         F: for<'c> Fn(&'c mut DB::Connection) -> BoxFuture<'c, Result<(), sqlx::Error>>
@@ -146,6 +217,27 @@ impl<DB: Database> CheckoutOptions<DB> {
     /// connection back, nor on a connection the server closed. If it fails, the
     /// connection is still rolled back, and checkin reports
     /// [`SandboxError::Hook`](crate::SandboxError::Hook) (failing the test).
+    ///
+    /// ```
+    /// use sandbox_sqlx::CheckoutOptions;
+    /// use sqlx::Postgres;
+    ///
+    /// // Fails the test if it left order lines without an order.
+    /// let options = CheckoutOptions::<Postgres>::default().pre_checkin(|connection| {
+    ///     Box::pin(async move {
+    ///         let orphans: i64 = sqlx::query_scalar(
+    ///             "SELECT count(*) FROM lines WHERE order_id NOT IN (SELECT id FROM orders)",
+    ///         )
+    ///         .fetch_one(&mut *connection)
+    ///         .await?;
+    ///         match orphans {
+    ///             0 => Ok(()),
+    ///             n => Err(sqlx::Error::Protocol(format!("{n} order lines have no order"))),
+    ///         }
+    ///     })
+    /// });
+    /// assert!(format!("{options:?}").contains("pre_checkin: true"));
+    /// ```
     pub fn pre_checkin<F>(mut self, hook: F) -> Self
     where
         F: for<'c> Fn(&'c mut DB::Connection) -> BoxFuture<'c, Result<(), sqlx::Error>>
@@ -158,12 +250,37 @@ impl<DB: Database> CheckoutOptions<DB> {
     }
 
     /// Whether the connection is wrapped in a transaction that is rolled back.
+    ///
+    /// ```
+    /// use sandbox_sqlx::CheckoutOptions;
+    /// use sqlx::Postgres;
+    ///
+    /// fn fate<DB: sqlx::Database>(options: &CheckoutOptions<DB>) -> &'static str {
+    ///     if options.is_sandboxed() { "rolled back" } else { "committed" }
+    /// }
+    /// assert_eq!(fate(&CheckoutOptions::<Postgres>::default()), "rolled back");
+    /// ```
     pub fn is_sandboxed(&self) -> bool {
         self.sandboxed
     }
 }
 
 /// What [`Sandbox::checkout`] did.
+///
+/// ```no_run
+/// # use sandbox_sqlx::{Checkout, CheckoutOptions, Sandbox, SandboxError};
+/// # use sqlx::Postgres;
+/// use ownership_runtime::{Actor, callers};
+///
+/// # async fn example(sandbox: Sandbox<Postgres>) -> Result<(), SandboxError> {
+/// sandbox.checkout().await?;
+/// let worker = Actor::named("mailer");
+/// sandbox.allow(callers()[0], worker.id());
+/// // The worker uses the test's connection: it gets none of its own.
+/// let outcome = sandbox.checkout_for(worker.id(), CheckoutOptions::default()).await?;
+/// assert_eq!(outcome, Checkout::AlreadyAllowed);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkout {
     /// A connection was checked out for the actor.
@@ -175,6 +292,22 @@ pub enum Checkout {
 }
 
 /// What [`Sandbox::checkin`] did.
+///
+/// ```no_run
+/// # use sandbox_sqlx::{Checkin, Sandbox, SandboxError};
+/// # use sqlx::Postgres;
+/// use ownership_runtime::{Actor, callers};
+///
+/// # async fn example(sandbox: Sandbox<Postgres>) -> Result<(), SandboxError> {
+/// sandbox.checkout().await?;
+/// let worker = Actor::named("mailer");
+/// sandbox.allow(callers()[0], worker.id());
+/// // Only the owner checks in: the allowed worker can't.
+/// assert_eq!(worker.scope(sandbox.checkin()).await?, Checkin::NotOwner);
+/// assert_eq!(sandbox.checkin().await?, Checkin::Ok);
+/// assert_eq!(sandbox.checkin().await?, Checkin::NotFound); // nothing left to check in
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkin {
     /// The connection was rolled back and returned to the pool.
@@ -186,6 +319,18 @@ pub enum Checkin {
 }
 
 /// What [`Sandbox::allow`] did.
+///
+/// ```
+/// use ownership_runtime::Actor;
+/// use sandbox_sqlx::{Allow, Sandbox};
+/// use sqlx::Postgres;
+///
+/// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test").build()?;
+/// let (test, worker) = (Actor::named("tests::no_checkout"), Actor::named("worker"));
+/// // The test checked nothing out: there is no connection to let the worker use.
+/// assert_eq!(sandbox.allow(test.id(), worker.id()), Allow::NotFound);
+/// # Ok::<(), sandbox_sqlx::SandboxError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allow {
     /// The actor may now use the connection.
@@ -213,12 +358,27 @@ pub struct AllowOptions {
 impl AllowOptions {
     /// Whether an allowance the actor has to another owner's connection is taken back
     /// first, instead of the call answering [`Allow::Already`].
+    ///
+    /// ```
+    /// use sandbox_sqlx::AllowOptions;
+    ///
+    /// let moving = AllowOptions::default().unallow_existing(true);
+    /// assert_ne!(moving, AllowOptions::default());
+    /// assert_eq!(moving.unallow_existing(false), AllowOptions::default());
+    /// ```
     pub fn unallow_existing(mut self, unallow: bool) -> Self {
         self.unallow_existing = unallow;
         self
     }
 
     /// Whether [`AllowOptions::unallow_existing`] is set.
+    ///
+    /// ```
+    /// use sandbox_sqlx::AllowOptions;
+    ///
+    /// // By default an actor allowed elsewhere stays where it is.
+    /// assert!(!AllowOptions::default().unallows_existing());
+    /// ```
     pub fn unallows_existing(&self) -> bool {
         self.unallow_existing
     }
@@ -256,6 +416,23 @@ pub(crate) struct State<DB: SandboxDatabase> {
 }
 
 /// A database sandbox (see the [crate docs](crate)). Cheap to clone: clones share it.
+///
+/// ```no_run
+/// use std::sync::LazyLock;
+/// use sandbox_sqlx::Sandbox;
+/// use sqlx::Sqlite;
+///
+/// static DB: LazyLock<Sandbox<Sqlite>> = LazyLock::new(|| {
+///     Sandbox::builder("app-db", "sqlite://target/app.db").build().expect("a valid URL")
+/// });
+///
+/// # async fn test() -> Result<(), Box<dyn std::error::Error>> {
+/// // In an owned test (`#[owned_test(sandbox = DB)]` checks out for it):
+/// DB.checkout().await?;
+/// let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&DB.pool()).await?;
+/// assert_eq!(one, 1);
+/// # Ok(()) }
+/// ```
 pub struct Sandbox<DB: SandboxDatabase> {
     pub(crate) state: Arc<State<DB>>,
 }
@@ -270,11 +447,33 @@ impl<DB: SandboxDatabase> Clone for Sandbox<DB> {
 
 impl<DB: SandboxDatabase> Sandbox<DB> {
     /// The sandbox's label.
+    ///
+    /// ```
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::Postgres;
+    ///
+    /// let sandbox = Sandbox::<Postgres>::builder("billing-db", "postgres://root@127.0.0.1/test")
+    ///     .build()?;
+    /// assert_eq!(sandbox.label(), "billing-db");
+    /// assert_eq!(sandbox.clone().label(), "billing-db"); // clones share the sandbox
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn label(&self) -> &str {
         &self.state.label
     }
 
     /// The sandbox's mode.
+    ///
+    /// ```
+    /// use sandbox_sqlx::{Sandbox, SandboxMode};
+    /// use sqlx::MySql;
+    ///
+    /// let sandbox = Sandbox::<MySql>::builder("app-db", "mysql://root@127.0.0.1:3306/test")
+    ///     .build()?;
+    /// assert_eq!(sandbox.mode(), SandboxMode::Manual);
+    /// assert_eq!(format!("in {} mode", sandbox.mode()), "in manual mode");
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn mode(&self) -> SandboxMode {
         self.state.mode()
     }
@@ -320,18 +519,58 @@ where
     /// connections and no ping before each checkout (`test_before_acquire(false)`: a
     /// round trip per test saved; a connection found broken at checkin is closed, not
     /// returned).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::postgres::PgPoolOptions;
+    ///
+    /// let options = PgPoolOptions::new()
+    ///     .max_connections(20)
+    ///     .idle_timeout(Duration::from_secs(30));
+    /// let sandbox = Sandbox::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .pool_options(options)
+    ///     .build()?;
+    /// let pool = sandbox.pool();
+    /// assert_eq!(pool.inner().options().get_idle_timeout(), Some(Duration::from_secs(30)));
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn pool_options(mut self, options: PoolOptions<DB>) -> Self {
         self.options = options;
         self
     }
 
     /// The pool's `max_connections`: how many tests can hold a connection at once.
+    ///
+    /// ```
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::Postgres;
+    ///
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .max_connections(16)
+    ///     .build()?;
+    /// assert_eq!(sandbox.pool().inner().options().get_max_connections(), 16);
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn max_connections(mut self, max: u32) -> Self {
         self.options = self.options.max_connections(max);
         self
     }
 
     /// How long a checkout waits for a free connection.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::MySql;
+    ///
+    /// let sandbox = Sandbox::<MySql>::builder("app-db", "mysql://root@127.0.0.1:3306/test")
+    ///     .acquire_timeout(Duration::from_secs(5))
+    ///     .build()?;
+    /// let waits = sandbox.pool().inner().options().get_acquire_timeout();
+    /// assert_eq!(waits, Duration::from_secs(5));
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.options = self.options.acquire_timeout(timeout);
         self
@@ -369,6 +608,17 @@ where
 
     /// Auto mode: an actor's first query checks a connection out for it (the default is
     /// manual).
+    ///
+    /// ```
+    /// use sandbox_sqlx::{Sandbox, SandboxMode};
+    /// use sqlx::Sqlite;
+    ///
+    /// let sandbox = Sandbox::<Sqlite>::builder("app-db", "sqlite://target/app.db")
+    ///     .auto()
+    ///     .build()?;
+    /// assert_eq!(sandbox.mode(), SandboxMode::Auto);
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn auto(mut self) -> Self {
         self.checkouts = Checkouts::Auto;
         self
@@ -391,12 +641,38 @@ where
     /// [`ownership_timeout`](CheckoutOptions::ownership_timeout) and the pool's
     /// `acquire_timeout`, then fails with
     /// [`SandboxError::SerializedWait`](crate::SandboxError::SerializedWait).
+    ///
+    /// ```
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::MySql;
+    ///
+    /// // A suite whose tests never write the same unique keys: let them run at once.
+    /// let sandbox = Sandbox::<MySql>::builder("app-db", "mysql://root@127.0.0.1:3306/test")
+    ///     .serialize_tests(false)
+    ///     .build()?;
+    /// # let _ = sandbox;
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn serialize_tests(mut self, serialize: bool) -> Self {
         self.serialize = serialize;
         self
     }
 
     /// The options of checkouts that don't give their own (implicit ones, in auto mode).
+    ///
+    /// ```
+    /// use sandbox_sqlx::{CheckoutOptions, IsolationLevel, Sandbox, SandboxMode};
+    /// use sqlx::Postgres;
+    ///
+    /// // Every connection auto mode checks out runs at `SERIALIZABLE`.
+    /// let serializable = CheckoutOptions::default().isolation(IsolationLevel::Serializable);
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .auto()
+    ///     .checkout_options(serializable)
+    ///     .build()?;
+    /// assert_eq!(sandbox.mode(), SandboxMode::Auto);
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn checkout_options(mut self, options: CheckoutOptions<DB>) -> Self {
         self.defaults = options;
         self
@@ -407,6 +683,19 @@ where
     /// # Errors
     ///
     /// When the URL can't be parsed, or the background runtime can't start.
+    ///
+    /// ```
+    /// use sandbox_sqlx::{Sandbox, SandboxError};
+    /// use sqlx::Postgres;
+    ///
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .build()?;
+    /// assert_eq!(sandbox.pool().inner().size(), 0); // no connection opened yet
+    ///
+    /// let typo = Sandbox::<Postgres>::builder("typo-db", "not a url").build();
+    /// assert!(matches!(typo, Err(SandboxError::Database { .. })));
+    /// # Ok::<(), SandboxError>(())
+    /// ```
     pub fn build(self) -> Result<Sandbox<DB>, SandboxError> {
         let label: Arc<str> = self.label.into();
         let runtime =
@@ -455,6 +744,17 @@ where
 {
     /// Starts building a sandbox labelled `label` (shown in every error) on the database
     /// at `url`.
+    ///
+    /// ```
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::Sqlite;
+    ///
+    /// let suite = "reports";
+    /// let url = format!("sqlite://target/{suite}.db");
+    /// let builder = Sandbox::<Sqlite>::builder(format!("{suite}-db"), url);
+    /// assert_eq!(builder.build()?.label(), "reports-db");
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn builder(label: impl Into<String>, url: impl Into<String>) -> SandboxBuilder<DB> {
         SandboxBuilder {
             label: label.into(),
@@ -470,6 +770,18 @@ where
     }
 
     /// The handle app code queries through (see [`SandboxPool`]).
+    ///
+    /// ```
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::Postgres;
+    ///
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .build()?;
+    /// // Hand this to the app: every query on it runs on the caller's test connection.
+    /// let db = sandbox.pool();
+    /// assert_eq!(format!("{db:?}"), "SandboxPool(sandbox `app-db`)");
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
     pub fn pool(&self) -> SandboxPool<DB> {
         SandboxPool::sandboxed(self.state.clone())
     }
@@ -480,6 +792,27 @@ where
     /// # Errors
     ///
     /// Shared mode for an owner that has ended.
+    ///
+    /// ```
+    /// use ownership_runtime::Actor;
+    /// use sandbox_sqlx::{Sandbox, SandboxError, SandboxMode};
+    /// use sqlx::Postgres;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .build()?;
+    /// sandbox.set_mode(SandboxMode::Auto).await?;
+    /// assert_eq!(sandbox.mode(), SandboxMode::Auto);
+    /// let test = Actor::named("tests::talks_to_a_global_worker");
+    /// sandbox.set_mode(SandboxMode::Shared(test.id())).await?;
+    /// assert_eq!(sandbox.mode(), SandboxMode::Shared(test.id()));
+    /// drop(test); // the shared owner ended: back to auto mode
+    /// assert_eq!(sandbox.mode(), SandboxMode::Auto);
+    /// # Ok::<(), SandboxError>(())
+    /// # })?;
+    /// # Ok::<(), SandboxError>(())
+    /// ```
     pub async fn set_mode(&self, mode: SandboxMode) -> Result<(), SandboxError> {
         match mode {
             SandboxMode::Shared(owner) => {
@@ -517,6 +850,16 @@ where
     /// # Errors
     ///
     /// No actor, an actor that has ended, no free connection, the database failed.
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::{Checkout, Sandbox, SandboxError};
+    /// # use sqlx::Postgres;
+    /// # async fn example(sandbox: Sandbox<Postgres>) -> Result<(), SandboxError> {
+    /// // At the start of an owned test (what `#[owned_test(sandbox = ..)]` does for it):
+    /// assert_eq!(sandbox.checkout().await?, Checkout::Ok);
+    /// assert_eq!(sandbox.checkout().await?, Checkout::AlreadyOwner); // one per actor
+    /// # Ok(()) }
+    /// ```
     pub async fn checkout(&self) -> Result<Checkout, SandboxError> {
         let actor = self.state.current_actor()?;
         self.checkout_for(actor, self.state.defaults.clone()).await
@@ -527,6 +870,19 @@ where
     /// # Errors
     ///
     /// As [`Sandbox::checkout`].
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::{Checkout, CheckoutOptions, IsolationLevel, Sandbox, SandboxError};
+    /// # use sqlx::Postgres;
+    /// use ownership_runtime::Actor;
+    ///
+    /// # async fn example(sandbox: Sandbox<Postgres>) -> Result<(), SandboxError> {
+    /// // A worker with a connection (and a transaction) of its own, next to the test's.
+    /// let worker = Actor::named("report-builder");
+    /// let options = CheckoutOptions::default().isolation(IsolationLevel::RepeatableRead);
+    /// assert_eq!(sandbox.checkout_for(worker.id(), options).await?, Checkout::Ok);
+    /// # Ok(()) }
+    /// ```
     pub async fn checkout_for(
         &self,
         actor: ActorId,
@@ -559,6 +915,22 @@ where
     ///
     /// When the sandbox's transaction had ended before checkin (what the test wrote may
     /// have been committed), or the database failed.
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::{Checkin, Sandbox};
+    /// # use sqlx::Postgres;
+    /// # async fn example(sandbox: Sandbox<Postgres>) -> Result<(), Box<dyn std::error::Error>> {
+    /// sandbox.checkout().await?;
+    /// sqlx::query("INSERT INTO orders DEFAULT VALUES").execute(&sandbox.pool()).await?;
+    /// assert_eq!(sandbox.checkin().await?, Checkin::Ok); // rolled back
+    /// // A fresh checkout sees none of it.
+    /// sandbox.checkout().await?;
+    /// let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+    ///     .fetch_one(&sandbox.pool())
+    ///     .await?;
+    /// assert_eq!(orders, 0);
+    /// # Ok(()) }
+    /// ```
     pub async fn checkin(&self) -> Result<Checkin, SandboxError> {
         let actor = self.state.current_actor()?;
         self.state.checkin(actor, Driven::Spawned).await

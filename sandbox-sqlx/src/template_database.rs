@@ -169,6 +169,18 @@ fn identifier(label: &str) -> String {
 impl TemplateDatabase {
     /// Per-test databases labelled `label` (their names start with `sandbox_<label>_`) on
     /// the server at `url` (its user must be allowed to create databases).
+    ///
+    /// ```no_run
+    /// use sandbox_sqlx::TemplateDatabase;
+    ///
+    /// # async fn test() -> Result<(), Box<dyn std::error::Error>> {
+    /// let databases = TemplateDatabase::new("Orders-App", "postgres://root@127.0.0.1/test");
+    /// // In an owned test:
+    /// let pool = databases.pool().await?;
+    /// let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await?;
+    /// assert!(name.starts_with("sandbox_orders_app_"));
+    /// # Ok(()) }
+    /// ```
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> TemplateDatabase {
         let databases = Ownership::new();
         let cleanup = Arc::new(Cleanup {
@@ -186,6 +198,27 @@ impl TemplateDatabase {
     }
 
     /// Migrations to apply to the template (once per run).
+    ///
+    /// ```no_run
+    /// use std::sync::LazyLock;
+    /// use sandbox_sqlx::TemplateDatabase;
+    /// use sqlx::migrate::Migrator;
+    ///
+    /// // In an app, `sqlx::migrate!()`.
+    /// static MIGRATOR: Migrator = Migrator::DEFAULT;
+    /// static DATABASES: LazyLock<TemplateDatabase> = LazyLock::new(|| {
+    ///     TemplateDatabase::new("app", "postgres://root@127.0.0.1/test").migrations(&MIGRATOR)
+    /// });
+    ///
+    /// # async fn test() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Each test's database is a copy of the migrated template: no migration runs here.
+    /// let pool = DATABASES.pool().await?;
+    /// let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+    ///     .fetch_one(&pool)
+    ///     .await?;
+    /// assert_eq!(usize::try_from(applied)?, MIGRATOR.iter().count());
+    /// # Ok(()) }
+    /// ```
     pub fn migrations(mut self, migrator: &'static Migrator) -> TemplateDatabase {
         self.migrator = Some(migrator);
         self
@@ -214,6 +247,20 @@ impl TemplateDatabase {
     /// # Errors
     ///
     /// No actor; the template or the database could not be made.
+    ///
+    /// ```no_run
+    /// # use sandbox_sqlx::TemplateDatabase;
+    /// # async fn test(databases: TemplateDatabase) -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = databases.pool().await?;
+    /// sqlx::query("CREATE TABLE notes (body TEXT)").execute(&pool).await?;
+    /// // Later calls in the same test get the same database, table and all.
+    /// let again = databases.pool().await?;
+    /// let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+    ///     .fetch_one(&again)
+    ///     .await?;
+    /// assert_eq!(notes, 0);
+    /// # Ok(()) }
+    /// ```
     pub async fn pool(&self) -> Result<PgPool, SandboxError> {
         let chain = callers();
         if let Some(found) = self.databases.fetch_owner(&chain, &())
@@ -354,6 +401,17 @@ impl TemplateDatabase {
     /// # Errors
     ///
     /// The database's.
+    ///
+    /// ```no_run
+    /// use sandbox_sqlx::TemplateDatabase;
+    ///
+    /// # async fn ci_step() -> Result<(), sandbox_sqlx::SandboxError> {
+    /// let databases = TemplateDatabase::new("app", "postgres://root@127.0.0.1/test");
+    /// let dropped = databases.sweep_all().await?;
+    /// println!("dropped {dropped} databases left by earlier runs");
+    /// assert_eq!(databases.sweep_all().await?, 0); // nothing is left
+    /// # Ok(()) }
+    /// ```
     pub async fn sweep_all(&self) -> Result<usize, SandboxError> {
         let mut admin = PgConnection::connect(&self.url)
             .await

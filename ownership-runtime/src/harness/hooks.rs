@@ -38,16 +38,77 @@ pub struct TestContext {
 
 impl TestContext {
     /// The test's name: its module path and function name.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{Failure, TestConfig, TestContext, TestResource, run_sync};
+    ///
+    /// struct Fixtures;
+    /// impl TestResource for Fixtures {
+    ///     fn name(&self) -> String {
+    ///         "fixtures".to_owned()
+    ///     }
+    ///     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+    ///         // Say, load `fixtures/lists_orders.sql`.
+    ///         assert_eq!(test.name().rsplit("::").next(), Some("lists_orders"));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// static FIXTURES: [&dyn TestResource; 1] = [&Fixtures];
+    /// run_sync(TestConfig::new("orders::tests::lists_orders").resources(&FIXTURES), || ());
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// The test's actor: the owner of what the test owns.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{Failure, TestConfig, TestContext, TestResource, run_sync};
+    /// use ownership_runtime::callers;
+    ///
+    /// struct Checker;
+    /// impl TestResource for Checker {
+    ///     fn name(&self) -> String {
+    ///         "checker".to_owned()
+    ///     }
+    ///     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+    ///         // Resources are prepared as the test's actor, named after the test.
+    ///         assert_eq!(callers().first(), Some(&test.actor()));
+    ///         assert_eq!(test.actor().name(), Some("docs::as_the_test"));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// static CHECKER: [&dyn TestResource; 1] = [&Checker];
+    /// run_sync(TestConfig::new("docs::as_the_test").resources(&CHECKER), || ());
+    /// ```
     pub fn actor(&self) -> ActorId {
         self.actor
     }
 
     /// Whether the test runs in shared mode.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{Failure, TestConfig, TestContext, TestResource, run_sync};
+    ///
+    /// struct PrivateOnly;
+    /// impl TestResource for PrivateOnly {
+    ///     fn name(&self) -> String {
+    ///         "a per-test resource".to_owned()
+    ///     }
+    ///     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+    ///         match test.is_shared() {
+    ///             true => Err(Failure::new("shared tests can't use it")),
+    ///             false => Ok(()),
+    ///         }
+    ///     }
+    /// }
+    /// static RESOURCES: [&dyn TestResource; 1] = [&PrivateOnly];
+    /// let failed = std::panic::catch_unwind(|| {
+    ///     run_sync(TestConfig::new("docs::shared").shared(true).resources(&RESOURCES), || ())
+    /// });
+    /// let report = failed.expect_err("fails before its body").downcast::<String>();
+    /// assert!(report.is_ok_and(|report| report.contains("shared tests can't use it")));
+    /// ```
     pub fn is_shared(&self) -> bool {
         self.shared
     }
@@ -69,6 +130,14 @@ pub struct Failure {
 
 impl Failure {
     /// A failure with this message. Say what went wrong and how to fix it.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::Failure;
+    ///
+    /// let left = 2;
+    /// let failure = Failure::new(format!("{left} uploads left behind: delete them in the test"));
+    /// assert_eq!(failure.to_string(), "2 uploads left behind: delete them in the test");
+    /// ```
     pub fn new(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
@@ -76,6 +145,14 @@ impl Failure {
     }
 
     /// The message.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::Failure;
+    ///
+    /// let failures = [Failure::new("mock not called"), Failure::new("connection kept")];
+    /// let summary: Vec<&str> = failures.iter().map(Failure::message).collect();
+    /// assert_eq!(summary.join("; "), "mock not called; connection kept");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -89,6 +166,20 @@ impl fmt::Display for Failure {
 
 /// An ownership server whose mode the harness switches for shared tests. Implemented by
 /// every [`Ownership`].
+///
+/// ```
+/// use ownership_runtime::harness::ModeSwitch;
+/// use ownership_runtime::{Actor, Mode, Ownership, SharedOwnerDown};
+///
+/// let clocks: Ownership<&str, u64> = Ownership::new();
+/// let switch: &dyn ModeSwitch = &clocks;
+/// let test = Actor::named("tests::shared");
+/// switch.switch_mode(Mode::Shared(test.id()))?;
+/// assert_eq!(clocks.mode(), Mode::Shared(test.id()));
+/// switch.switch_mode(Mode::Private)?;
+/// assert_eq!(clocks.mode(), Mode::Private);
+/// # Ok::<(), SharedOwnerDown>(())
+/// ```
 pub trait ModeSwitch: Send + Sync {
     /// Switches the server to `mode`.
     ///
@@ -186,6 +277,13 @@ pub struct AdapterHook {
 
 impl AdapterHook {
     /// A hook named `name` (shown in failure reports) that does nothing yet.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::AdapterHook;
+    ///
+    /// const HOOK: AdapterHook = AdapterHook::new("audit-log");
+    /// assert_eq!(HOOK.name(), "audit-log");
+    /// ```
     pub const fn new(name: &'static str) -> AdapterHook {
         AdapterHook {
             name,
@@ -197,6 +295,20 @@ impl AdapterHook {
 
     /// Runs `before` before each test's body, as the test's actor. An error fails the
     /// test without running its body.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{AdapterHook, Failure, TestContext};
+    ///
+    /// fn before(test: &TestContext) -> Result<(), Failure> {
+    ///     match test.is_shared() {
+    ///         true => Err(Failure::new("the audit log can't run beside a shared test")),
+    ///         false => Ok(()),
+    ///     }
+    /// }
+    /// // Registered with `inventory::submit!`, as the `AdapterHook` example shows.
+    /// const HOOK: AdapterHook = AdapterHook::new("audit-log").before(before);
+    /// assert_eq!(HOOK.name(), "audit-log");
+    /// ```
     pub const fn before(mut self, before: fn(&TestContext) -> Result<(), Failure>) -> AdapterHook {
         self.before = before;
         self
@@ -204,6 +316,24 @@ impl AdapterHook {
 
     /// Runs `after` after each test's body (also when it panicked), once the test's tasks
     /// have been stopped and before its actor ends: verify, release, report.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use ownership_runtime::harness::{AdapterHook, Failure, TestContext};
+    ///
+    /// // Removes the folder each test uploads to; a folder that won't go fails the test.
+    /// fn after(test: &TestContext) -> Vec<Failure> {
+    ///     let dir = std::env::temp_dir().join(format!("uploads-{}", test.actor().as_u64()));
+    ///     match std::fs::remove_dir_all(&dir) {
+    ///         Err(error) if error.kind() != ErrorKind::NotFound => {
+    ///             vec![Failure::new(format!("could not remove {}: {error}", dir.display()))]
+    ///         }
+    ///         _ => Vec::new(),
+    ///     }
+    /// }
+    /// const HOOK: AdapterHook = AdapterHook::new("uploads").after(after);
+    /// assert_eq!(HOOK.name(), "uploads");
+    /// ```
     pub const fn after(mut self, after: fn(&TestContext) -> Vec<Failure>) -> AdapterHook {
         self.after = after;
         self
@@ -211,12 +341,37 @@ impl AdapterHook {
 
     /// The adapter's ownership servers, switched to shared mode (owned by the test) for
     /// the whole of each shared test and back to private mode after it.
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use ownership_runtime::harness::{AdapterHook, ModeSwitch};
+    /// use ownership_runtime::Ownership;
+    ///
+    /// static FLAGS: LazyLock<Ownership<&'static str, bool>> = LazyLock::new(Ownership::new);
+    /// static LIMITS: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(Ownership::new);
+    ///
+    /// fn servers() -> Vec<&'static dyn ModeSwitch> {
+    ///     vec![&*FLAGS, &*LIMITS]
+    /// }
+    /// const HOOK: AdapterHook = AdapterHook::new("feature-flags").servers(servers);
+    /// assert_eq!(servers().len(), 2);
+    /// # let _ = HOOK;
+    /// ```
     pub const fn servers(mut self, servers: fn() -> Vec<&'static dyn ModeSwitch>) -> AdapterHook {
         self.servers = servers;
         self
     }
 
     /// The hook's name.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::AdapterHook;
+    ///
+    /// // Hooks run in the order of their names.
+    /// let mut hooks = [AdapterHook::new("sandbox-sqlx"), AdapterHook::new("mockall-bridge")];
+    /// hooks.sort_by_key(AdapterHook::name);
+    /// assert_eq!(hooks.map(|hook| hook.name()), ["mockall-bridge", "sandbox-sqlx"]);
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }

@@ -82,6 +82,15 @@ const SETTLE_PAUSE: Duration = Duration::from_millis(1);
 )]
 pub trait TestOutcome {
     /// The failure this outcome stands for, if any.
+    ///
+    /// ```
+    /// use std::num::ParseIntError;
+    /// use ownership_runtime::harness::TestOutcome;
+    ///
+    /// let body = || -> Result<(), ParseIntError> { "12x".parse::<u8>().map(drop) };
+    /// let failure = body().failure();
+    /// assert_eq!(failure.as_deref(), Some("ParseIntError { kind: InvalidDigit }"));
+    /// ```
     fn failure(self) -> Option<String>;
 }
 

@@ -122,6 +122,18 @@ pub enum Found {
 
 impl Found {
     /// The owner found, whichever way.
+    ///
+    /// ```
+    /// use ownership_runtime::{Actor, Found, Ownership, OwnershipError};
+    ///
+    /// let mailers: Ownership<&str, ()> = Ownership::new();
+    /// let (test, worker) = (Actor::named("test"), Actor::named("worker"));
+    /// mailers.get_and_update(test.id(), "smtp", |_| ((), ()))?;
+    /// mailers.allow(test.id(), worker.id(), "smtp")?;
+    /// let owner = mailers.fetch_owner(&[worker.id()], &"smtp").map(Found::id);
+    /// assert_eq!(owner, Some(test.id()));
+    /// # Ok::<(), OwnershipError<&str>>(())
+    /// ```
     pub fn id(self) -> ActorId {
         match self {
             Found::Owner(id) | Found::SharedOwner(id) => id,
@@ -200,6 +212,23 @@ impl fmt::Debug for ToAllow {
 }
 
 /// The resolver of a lazy allowance (see [`ToAllow::lazy`]).
+///
+/// ```
+/// use ownership_runtime::{Actor, Found, Ownership, OwnershipError, ToAllow};
+///
+/// let server: Ownership<&str, ()> = Ownership::new();
+/// let (test, worker) = (Actor::new(), Actor::named("worker"));
+/// for key in ["db", "mailer"] {
+///     server.get_and_update(test.id(), key, |_| ((), ()))?;
+/// }
+/// let id = worker.id();
+/// let ToAllow::Lazy(resolver) = ToAllow::lazy(move || [id]) else { unreachable!() };
+/// // One resolver, cloned for two keys.
+/// server.allow(test.id(), ToAllow::Lazy(resolver.clone()), "db")?;
+/// server.allow(test.id(), ToAllow::Lazy(resolver), "mailer")?;
+/// assert_eq!(server.fetch_owner(&[id], &"mailer"), Some(Found::Owner(test.id())));
+/// # Ok::<(), OwnershipError<&str>>(())
+/// ```
 #[derive(Clone)]
 pub struct LazyResolver(Arc<dyn Fn() -> Vec<ActorId> + Send + Sync>);
 

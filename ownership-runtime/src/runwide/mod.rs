@@ -45,6 +45,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long [`RunWide::once`] and [`RunWide::lock`] wait for another holder by default.
+///
+/// ```
+/// use std::time::Duration;
+/// use ownership_runtime::runwide::{DEFAULT_TIMEOUT, RunWide};
+///
+/// assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(600));
+/// // A setup known to take long (a big fixture import) may wait for twice as long.
+/// let patient = RunWide::file().timeout(DEFAULT_TIMEOUT * 2);
+/// # let _ = patient;
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The identity of the current test run (see the [module docs](self)).
@@ -122,12 +132,47 @@ pub enum Once {
 
 impl Once {
     /// Whether this call ran the setup.
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::{RunWide, RunWideError};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().build().unwrap().block_on(async {
+    /// # let dir = std::env::temp_dir().join(format!("runwide-ran-doc-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let run_wide = RunWide::file_in(&dir);
+    /// let outcome = run_wide.once("fixtures", || async { Ok::<_, String>(()) }).await?;
+    /// if outcome.ran_here() {
+    ///     println!("this process loaded the fixtures");
+    /// }
+    /// assert!(outcome.ran_here());
+    /// assert!(!run_wide.once("fixtures", || async { Ok::<_, String>(()) }).await?.ran_here());
+    /// # Ok::<(), RunWideError>(())
+    /// # })?;
+    /// # Ok::<(), RunWideError>(())
+    /// ```
     pub fn ran_here(self) -> bool {
         self == Once::RanHere
     }
 }
 
 /// Why a run-wide operation failed.
+///
+/// ```
+/// use std::time::Duration;
+/// use ownership_runtime::runwide::{RunWide, RunWideError};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # let dir = std::env::temp_dir().join(format!("runwide-error-doc-{}", std::process::id()));
+/// let run_wide = RunWide::file_in(&dir).timeout(Duration::from_millis(50));
+/// let _held = run_wide.lock("mail-server").await?;
+/// // Another holder (here, another call) gives up after the timeout.
+/// let Err(error) = run_wide.lock("mail-server").await else { panic!("taken twice") };
+/// assert!(matches!(&error, RunWideError::Timeout { name, .. } if name == "mail-server"));
+/// # Ok::<(), RunWideError>(())
+/// # })?;
+/// # Ok::<(), RunWideError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunWideError {
@@ -205,6 +250,23 @@ pub struct RunWide {
 
 /// A held run-wide lock (see [`RunWide::lock`]). Dropping it releases the lock, and so
 /// does the death of the process.
+///
+/// ```
+/// use std::time::Duration;
+/// use ownership_runtime::runwide::{RunWide, RunWideError, RunWideLock};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # let dir = std::env::temp_dir().join(format!("runwide-held-doc-{}", std::process::id()));
+/// let run_wide = RunWide::file_in(&dir).timeout(Duration::from_millis(50));
+/// let smtp: RunWideLock = run_wide.lock("smtp-server").await?;
+/// let _ftp = run_wide.lock("ftp-server").await?; // another name: no wait
+/// assert!(run_wide.lock("smtp-server").await.is_err()); // held
+/// drop(smtp); // dropping releases it
+/// assert!(run_wide.lock("smtp-server").await.is_ok());
+/// # Ok::<(), RunWideError>(())
+/// # })?;
+/// # Ok::<(), RunWideError>(())
+/// ```
 #[derive(Debug)]
 pub struct RunWideLock {
     held: Held,
@@ -219,6 +281,25 @@ enum Held {
 
 impl RunWideLock {
     /// Releases the lock now (dropping it does too, without waiting).
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::RunWide;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().build().unwrap().block_on(async {
+    /// # let dir = std::env::temp_dir().join(format!("runwide-free-doc-{}", std::process::id()));
+    /// let run_wide = RunWide::file_in(&dir);
+    /// let held = run_wide.lock("fixture-server").await?;
+    /// let waiter = tokio::spawn({
+    ///     let run_wide = run_wide.clone();
+    ///     async move { run_wide.lock("fixture-server").await.map(|_| "taken") }
+    /// });
+    /// held.release().await;
+    /// assert_eq!(waiter.await??, "taken");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn release(self) {
         match self.held {
             Held::File(lock) => drop(lock),
@@ -300,11 +381,26 @@ impl RunWide {
     }
 
     /// The run this instance counts setups for.
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::{RunWide, current_run_id};
+    ///
+    /// assert_eq!(RunWide::file().run_id(), current_run_id());
+    /// ```
     pub fn run_id(&self) -> &str {
         &self.run_id
     }
 
     /// Where the locks live: a folder, or a database URL (its password hidden).
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::RunWide;
+    ///
+    /// let dir = std::env::temp_dir().join("suite-locks");
+    /// let run_wide = RunWide::file_in(&dir);
+    /// println!("run-wide locks are in {}", run_wide.place());
+    /// assert_eq!(run_wide.place(), dir.display().to_string());
+    /// ```
     pub fn place(&self) -> String {
         match &self.backend {
             Backend::File(dir) => dir.display().to_string(),
