@@ -1372,12 +1372,14 @@ where
 /// and a URL may hold a password), so that another database, or other migrations under
 /// the same label, are never taken for done.
 fn migrations_setup_name(label: &str, url: &str, migrator: &Migrator) -> String {
+    use std::fmt::Write as _;
     let mut identity = format!("{url}\n{}", migrator.table_name);
     for migration in migrator.iter() {
-        identity.push_str(&format!(
+        let _ = write!(
+            identity,
             "\n{} {:?}",
             migration.version, &*migration.checksum
-        ));
+        );
     }
     format!(
         "sandbox-sqlx migrations of {label} ({:016x})",

@@ -477,7 +477,7 @@ impl RunWide {
         let mut lock = self.lock(name).await?;
         if lock.is_done(name, &self.run_id).await? {
             lock.release().await;
-            let _ = self.note_done(name);
+            self.note_beside_backend(name);
             return Ok(Once::AlreadyDone);
         }
         if let Err(error) = setup().await {
@@ -489,7 +489,7 @@ impl RunWide {
         }
         lock.mark_done(name, &self.run_id).await?;
         lock.release().await;
-        let _ = self.note_done(name);
+        self.note_beside_backend(name);
         Ok(Once::RanHere)
     }
 
@@ -509,8 +509,11 @@ impl RunWide {
     /// assert!(!run_wide.clone().with_run_id("ci-4712").noted_done("schema"));
     /// ```
     pub fn noted_done(&self, name: &str) -> bool {
+        if !self.run_named {
+            return false;
+        }
         let (dir, note) = self.note(name);
-        self.run_named && file::is_done(&dir, &note, &self.run_id).unwrap_or(false)
+        file::is_done(&dir, &note, &self.run_id).unwrap_or(false)
     }
 
     /// Notes on this machine that `name` is done in this run, for a setup found done
@@ -539,6 +542,15 @@ impl RunWide {
         }
         let (dir, note) = self.note(name);
         file::mark_done(&dir, &note, &self.run_id)
+    }
+
+    /// After `once` found `name` done or ran it: notes it for later processes, where the
+    /// backend's own mark isn't the note already (the file backend's is). A note that
+    /// can't be written costs later processes a lock, nothing more.
+    fn note_beside_backend(&self, name: &str) {
+        if !matches!(self.backend, Backend::File(_)) {
+            let _ = self.note_done(name);
+        }
     }
 
     /// Where this machine keeps its note that `name` is done: for the file backend, the
