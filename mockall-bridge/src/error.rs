@@ -121,19 +121,6 @@ pub enum FacadeError {
         callers: Callers,
     },
 
-    /// The facade is in shared mode: every actor already uses the shared owner's mock.
-    #[error(
-        "no need to allow access to facade `{facade}`: it is in shared mode, owned by \
-         {shared_owner}, so every actor already uses that test's mock. Drop the `allow` call \
-         (or run the test in private mode if other tests must run beside it)."
-    )]
-    AllowInSharedMode {
-        /// The facade's name.
-        facade: &'static str,
-        /// The shared owner.
-        shared_owner: ActorId,
-    },
-
     /// The actor to allow is already allowed to use another owner's mock.
     #[error(
         "{actor} cannot be allowed to use {new_owner}'s mock in facade `{facade}`: it already \
@@ -255,7 +242,6 @@ impl FacadeError {
             | FacadeError::InstallFromAllowedActor { facade, .. }
             | FacadeError::NotSharedOwner { facade, .. }
             | FacadeError::NothingInstalled { facade, .. }
-            | FacadeError::AllowInSharedMode { facade, .. }
             | FacadeError::AlreadyAllowed { facade, .. }
             | FacadeError::AlreadyAnOwner { facade, .. }
             | FacadeError::ActorEnded { facade, .. }
@@ -288,12 +274,6 @@ impl FacadeError {
             },
             OwnershipError::AlreadyAnOwner { actor, .. } => {
                 FacadeError::AlreadyAnOwner { facade, actor }
-            }
-            OwnershipError::CantAllowInSharedMode { shared_owner, .. } => {
-                FacadeError::AllowInSharedMode {
-                    facade,
-                    shared_owner,
-                }
             }
             OwnershipError::NotSharedOwner {
                 actor,

@@ -13,7 +13,7 @@ use std::ops::Deref;
 use std::panic::Location;
 use std::sync::{Arc, OnceLock};
 
-use ownership_runtime::{ActorId, Found, ToAllow, callers};
+use ownership_runtime::{ActorId, Found, OwnershipError, ToAllow, callers};
 
 use crate::error::{CallError, FacadeError};
 use crate::hook::{self, RegisteredMocks};
@@ -369,7 +369,7 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
         self.mocks.get_or_init(|| {
             let mocks = Arc::new(Mocks::new(self.name));
             let registered: Arc<dyn RegisteredMocks> = mocks.clone();
-            hook::register(registered);
+            hook::register(registered, mocks.owners.mode_switch());
             mocks
         })
     }
@@ -379,15 +379,15 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     /// has an [`Actor`](ownership_runtime::Actor) of its own then uses the test's mock.
     ///
     /// Call it from the test (or from an actor it allowed: allowances are transitive). The
-    /// allowance ends with the test.
+    /// allowance ends with the test. In a shared test it succeeds and changes nothing:
+    /// every actor uses the test's mock already (as with Mox), so suite helpers can call
+    /// `allow` in both modes.
     ///
     /// # Errors
     ///
     /// - [`FacadeError::NoActor`]: the code runs for no actor;
     /// - [`FacadeError::NothingInstalled`]: no mock is reachable from the calling chain
     ///   (install first, then allow);
-    /// - [`FacadeError::AllowInSharedMode`]: a shared test runs: everyone sees its mock
-    ///   already;
     /// - [`FacadeError::AlreadyAllowed`]: the actor uses another test's mock;
     /// - [`FacadeError::AlreadyAnOwner`]: the actor installed a mock of its own;
     /// - [`FacadeError::ActorEnded`]: the actor has ended.
@@ -443,14 +443,13 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
                 operation: "allow access to",
                 callers: chain,
             }),
-            Some((_, Found::SharedOwner(shared_owner))) => Err(FacadeError::AllowInSharedMode {
-                facade: self.name,
-                shared_owner,
-            }),
-            Some((mocks, Found::Owner(owner))) => mocks
-                .owners
-                .allow(owner, to_allow, ())
-                .map_err(|error| FacadeError::from_ownership(self.name, error, Some(owner))),
+            // Shared mode: everyone uses the shared owner's mock already.
+            Some((_, Found::SharedOwner(_))) => Ok(()),
+            Some((mocks, Found::Owner(owner))) => match mocks.owners.allow(owner, to_allow, ()) {
+                // The facade went shared in between: the same.
+                Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => Ok(()),
+                Err(error) => Err(FacadeError::from_ownership(self.name, error, Some(owner))),
+            },
         }
     }
 

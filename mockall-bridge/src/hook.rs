@@ -1,14 +1,14 @@
 //! The facades' part in every owned test, registered with the harness through
 //! `inventory`:
 //!
-//! - **before** a shared test (`#[owned_test(shared)]`), every facade is put in shared
-//!   mode, owned by the test, so that every actor (known or not) uses the test's mocks;
-//!   a facade created while the shared test runs starts in shared mode too;
+//! - in a shared test (`#[owned_test(shared)]`) every facade is in shared mode, owned by
+//!   the test, so that every actor (known or not) uses the test's mocks: the harness
+//!   switches them, through its registry, which each facade joins at its first install
+//!   (so a facade a shared test is the first to use is shared too);
 //! - **after** every test (on the test's own thread, once its runtime has stopped and
 //!   before its actor ends), each mock the test installed is taken out of its facade and
 //!   dropped, which is when mockall checks its expectations; unmet expectations fail the
 //!   test, listed in its report as "mockall-bridge (after the test): facade `NAME`: ...".
-//!   Shared facades then return to private mode.
 //!
 //! The hook finds the facades through a process-wide registry: each facade registers its
 //! mocks at its first install. The registry holds them weakly, so a facade that is not a
@@ -16,9 +16,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use ownership_runtime::ActorId;
-use ownership_runtime::Mode;
 use ownership_runtime::harness::{AdapterHook, Failure, TestContext};
+use ownership_runtime::{ActorId, ModeSwitch};
 
 use crate::mocks::{Leave, Mocks, TAKE_WAIT, Unverified};
 
@@ -30,9 +29,6 @@ pub(crate) trait RegisteredMocks: Send + Sync {
     /// Verifies the mock `owner` installed, if any, and marks its slot ended. Returns the
     /// failure to report, if any.
     fn verify_at_end(&self, owner: ActorId) -> Option<String>;
-
-    /// Puts the facade in shared mode owned by `owner`, or back in private mode.
-    fn set_shared(&self, owner: Option<ActorId>);
 }
 
 impl<T: ?Sized + Send + Sync + 'static> RegisteredMocks for Mocks<T> {
@@ -53,24 +49,15 @@ impl<T: ?Sized + Send + Sync + 'static> RegisteredMocks for Mocks<T> {
             )),
         }
     }
-
-    fn set_shared(&self, owner: Option<ActorId>) {
-        // Fails only if the owner has already ended, and then the server is private anyway.
-        let _ = self
-            .owners
-            .set_mode(owner.map_or(Mode::Private, Mode::Shared));
-    }
 }
 
-/// Every facade that has had a mock installed, and the shared test running, if any.
+/// Every facade that has had a mock installed.
 struct Registry {
     facades: Vec<Weak<dyn RegisteredMocks>>,
-    shared: Option<ActorId>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     facades: Vec::new(),
-    shared: None,
 });
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -85,48 +72,26 @@ impl Registry {
     }
 }
 
-/// Registers a facade's mocks (at its first install). Inside a shared test, they start in
-/// shared mode.
-pub(crate) fn register(mocks: Arc<dyn RegisteredMocks>) {
+/// Registers a facade's mocks (at its first install), with `switch` (its ownership
+/// server) for the harness's shared mode: inside a shared test, they start in shared
+/// mode.
+pub(crate) fn register(mocks: Arc<dyn RegisteredMocks>, switch: Weak<dyn ModeSwitch>) {
+    ownership_runtime::harness::register_server(switch);
     let mut registry = registry();
     registry.facades.retain(|facade| facade.strong_count() > 0);
-    if let Some(owner) = registry.shared {
-        mocks.set_shared(Some(owner));
-    }
     registry.facades.push(Arc::downgrade(&mocks));
-}
-
-fn before(test: &TestContext) -> Result<(), Failure> {
-    if test.is_shared() {
-        let mut registry = registry();
-        registry.shared = Some(test.actor());
-        for facade in registry.live() {
-            facade.set_shared(Some(test.actor()));
-        }
-    }
-    Ok(())
 }
 
 fn after(test: &TestContext) -> Vec<Failure> {
     // Verify outside the registry's lock: dropping a mock runs its code.
     let facades = registry().live();
-    let failures = facades
+    facades
         .iter()
         .filter_map(|facade| facade.verify_at_end(test.actor()))
         .map(Failure::new)
-        .collect();
-    if test.is_shared() {
-        let mut registry = registry();
-        if registry.shared == Some(test.actor()) {
-            registry.shared = None;
-        }
-        for facade in registry.live() {
-            facade.set_shared(None);
-        }
-    }
-    failures
+        .collect()
 }
 
 ownership_runtime::inventory::submit! {
-    AdapterHook::new(ADAPTER).before(before).after(after)
+    AdapterHook::new(ADAPTER).after(after)
 }

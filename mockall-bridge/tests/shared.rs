@@ -80,12 +80,17 @@ fn in_shared_mode_an_unknown_thread_sees_the_tests_mock() {
             "calls to a facade the shared test didn't install into took {:?}",
             started.elapsed()
         );
-        // Allowing makes no sense in shared mode.
-        let error = SOURCE.allow(Actor::new().id()).unwrap_err();
-        assert!(
-            matches!(error, FacadeError::AllowInSharedMode { shared_owner, .. } if shared_owner == callers()[0]),
-            "{error}"
-        );
+        // Allowing succeeds and changes nothing: everyone sees the test's mock already
+        // (suite helpers allow in both modes).
+        let worker = Actor::named("shared::worker");
+        SOURCE.allow(worker.id()).unwrap();
+        let seen = std::thread::spawn(move || {
+            let _as_worker = worker.enter();
+            SOURCE.get().value()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(seen, 42);
         // Only the shared test installs.
         let error = std::thread::spawn(|| {
             let stranger = Actor::named("shared::installer");

@@ -80,7 +80,7 @@ pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};
 pub use error::{OwnershipError, SharedOwnerDown};
 /// The registry adapters submit their [`harness::AdapterHook`] to.
 pub use inventory;
-pub use ownership::{Found, LazyResolver, Mode, Ownership, Snapshot, ToAllow};
+pub use ownership::{Found, LazyResolver, Mode, ModeSwitch, Ownership, Snapshot, ToAllow};
 /// The `#[owned_test]` attribute (feature `macros`, on by default).
 #[cfg(feature = "macros")]
 pub use ownership_macros::owned_test;

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use ownership_e2e::fixtures::{assert_in_order, run_fixture, run_this_binary};
 
 use ownership_runtime::harness::{
-    AdapterHook, Failure, ModeSwitch, TestConfig, TestContext, run_async,
+    AdapterHook, Failure, TestConfig, TestContext, register_server, run_async,
 };
 use ownership_runtime::{Mode, Ownership, callers, inventory, owned_test};
 
@@ -77,14 +77,19 @@ inventory::submit! { AdapterHook::new("adapter-c").before(before_c).after(after_
 inventory::submit! { AdapterHook::new("adapter-a").before(before_a).after(after_a) }
 inventory::submit! { AdapterHook::new("adapter-b").before(before_b).after(after_b) }
 
-/// An adapter's ownership server, registered for shared mode.
-static MOCKS: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(Ownership::new);
+/// An adapter's ownership server, registered for shared mode when it is made.
+static MOCKS: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(|| {
+    let mocks = Ownership::new();
+    register_server(mocks.mode_switch());
+    mocks
+});
 
-fn mode_servers() -> Vec<&'static dyn ModeSwitch> {
-    vec![&*MOCKS]
-}
-
-inventory::submit! { AdapterHook::new("adapter-with-server").servers(mode_servers) }
+/// Another, first touched by a shared test, inside its body.
+static FIRST_USED_BY_A_SHARED_TEST: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(|| {
+    let server = Ownership::new();
+    register_server(server.mode_switch());
+    server
+});
 
 #[test]
 fn a_shared_test_puts_registered_servers_in_shared_mode_for_its_duration() {
@@ -99,6 +104,27 @@ fn a_shared_test_puts_registered_servers_in_shared_mode_for_its_duration() {
     run_async(TestConfig::new("harness_report::private"), || async {
         assert_eq!(MOCKS.mode(), Mode::Private);
     });
+}
+
+#[test]
+fn a_server_first_made_inside_a_shared_test_is_shared_at_once_and_private_after() {
+    run_async(
+        TestConfig::new("harness_report::shared_first_use").shared(true),
+        || async {
+            let test = callers()[0];
+            assert_eq!(FIRST_USED_BY_A_SHARED_TEST.mode(), Mode::Shared(test));
+            // Its tasks, and strangers, find the test as the owner.
+            let stranger = ownership_runtime::Actor::named("stranger");
+            FIRST_USED_BY_A_SHARED_TEST
+                .get_and_update(test, "clock", |_| ((), 7))
+                .unwrap();
+            assert_eq!(
+                FIRST_USED_BY_A_SHARED_TEST.fetch_owner(&[stranger.id()], &"clock"),
+                Some(ownership_runtime::Found::SharedOwner(test))
+            );
+        },
+    );
+    assert_eq!(FIRST_USED_BY_A_SHARED_TEST.mode(), Mode::Private);
 }
 
 #[test]

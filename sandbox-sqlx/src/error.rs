@@ -63,6 +63,110 @@ impl std::fmt::Display for HookKind {
     }
 }
 
+/// Why [`Sandbox::set_mode`](crate::Sandbox::set_mode) refused to make an actor the
+/// shared owner (DBConnection's `:not_found`, `:not_owner` and `:already_shared`).
+///
+/// ```
+/// use ownership_runtime::Actor;
+/// use sandbox_sqlx::SharedModeRefusal;
+///
+/// let other = Actor::named("tests::other_shared_test");
+/// let reason = SharedModeRefusal::AlreadyShared { shared_owner: other.id() };
+/// assert!(reason.to_string().contains("is the shared owner already"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SharedModeRefusal {
+    /// The actor has no connection to share.
+    NoConnection,
+    /// The actor only uses a connection another owner let it use.
+    OnlyAllowed {
+        /// The owner of that connection.
+        connection_owner: ActorId,
+    },
+    /// Another actor, still alive, is the shared owner.
+    AlreadyShared {
+        /// The current shared owner.
+        shared_owner: ActorId,
+    },
+    /// The actor has ended.
+    OwnerEnded,
+}
+
+impl std::fmt::Display for SharedModeRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SharedModeRefusal::NoConnection => f.write_str(
+                "it has no connection to share. Check one out for it first \
+                 (`SANDBOX.checkout().await`), then switch to shared mode",
+            ),
+            SharedModeRefusal::OnlyAllowed { connection_owner } => write!(
+                f,
+                "it only uses the connection of {connection_owner}, which let it. Make the \
+                 owner of the connection the shared owner instead"
+            ),
+            SharedModeRefusal::AlreadyShared { shared_owner } => write!(
+                f,
+                "{shared_owner} is the shared owner already, and still runs. One test at a time \
+                 shares a sandbox: `#[owned_test(shared)]` runs shared tests alone"
+            ),
+            SharedModeRefusal::OwnerEnded => f.write_str(
+                "it has ended. Switch to shared mode from a live actor, usually the test itself",
+            ),
+        }
+    }
+}
+
+/// Why [`Sandbox::allow`](crate::Sandbox::allow) refused (DBConnection's `:not_found`
+/// and `{:already, :owner | :allowed}`).
+///
+/// ```
+/// use ownership_runtime::Actor;
+/// use sandbox_sqlx::AllowRefusal;
+///
+/// let other_test = Actor::named("tests::other");
+/// let reason = AllowRefusal::AlreadyAllowed { owner: other_test.id() };
+/// assert!(reason.to_string().contains("unallow_existing"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllowRefusal {
+    /// The actor with access neither owns a connection nor is allowed to use one.
+    NoConnection,
+    /// The actor to allow owns a connection of its own.
+    AlreadyOwner,
+    /// The actor to allow uses another owner's connection already.
+    AlreadyAllowed {
+        /// The owner of that connection.
+        owner: ActorId,
+    },
+    /// One of the two actors has ended.
+    ActorEnded,
+}
+
+impl std::fmt::Display for AllowRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AllowRefusal::NoConnection => f.write_str(
+                "the actor with access has no connection: check one out for it first \
+                 (`SANDBOX.checkout().await`, or `#[owned_test(sandbox = SANDBOX)]`), then allow",
+            ),
+            AllowRefusal::AlreadyOwner => f.write_str(
+                "it owns a connection of its own, which it would go on using. Check that one in \
+                 first (`SANDBOX.checkin()` as that actor), or use another actor",
+            ),
+            AllowRefusal::AlreadyAllowed { owner } => write!(
+                f,
+                "it uses the connection of {owner} already. A long-lived worker that moves from \
+                 test to test: `allow_with(.., AllowOptions::default().unallow_existing(true))`"
+            ),
+            AllowRefusal::ActorEnded => {
+                f.write_str("one of the two actors has ended (a task or thread outlived its test?)")
+            }
+        }
+    }
+}
+
 /// Why the sandbox refused or failed. Inside `sqlx` calls (queries through a
 /// [`SandboxPool`](crate::SandboxPool)) it arrives as `sqlx::Error::Configuration`, whose
 /// source is this error.
@@ -125,6 +229,33 @@ pub enum SandboxError {
     NoActor {
         /// The sandbox's label.
         label: String,
+    },
+
+    /// `set_mode(Shared(owner))` was refused.
+    #[error("sandbox `{label}`: {owner} can't become the shared owner: {reason}.")]
+    SharedModeRefused {
+        /// The sandbox's label.
+        label: String,
+        /// The actor asked to become the shared owner.
+        owner: ActorId,
+        /// Why not.
+        reason: SharedModeRefusal,
+    },
+
+    /// `allow` was refused.
+    #[error(
+        "sandbox `{label}`: {actor} can't be allowed to use the connection of \
+         {owner_or_allowed}: {reason}."
+    )]
+    AllowRefused {
+        /// The sandbox's label.
+        label: String,
+        /// The actor that was to be allowed.
+        actor: ActorId,
+        /// The actor whose connection it was to use.
+        owner_or_allowed: ActorId,
+        /// Why not.
+        reason: AllowRefusal,
     },
 
     /// The owner of the connection has ended.

@@ -1,11 +1,12 @@
-//! The sandbox's part in every owned test: in shared tests, every sandbox is put in
-//! shared mode owned by the test; after every test, the connections the test owns are
-//! checked in (rolled back), and a sandbox transaction that had ended is reported.
+//! The sandbox's part in every owned test: after every test, the connections the test
+//! owns are checked in (rolled back), and a sandbox transaction that had ended is
+//! reported. (Shared tests switch every sandbox to shared mode through the harness's
+//! registry, which each sandbox joins when it is built.)
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use ownership_runtime::ActorId;
 use ownership_runtime::harness::{AdapterHook, Failure, TestContext};
-use ownership_runtime::{ActorId, Mode};
 use sqlx::Executor;
 
 use crate::backend::SandboxDatabase;
@@ -13,7 +14,6 @@ use crate::sandbox::{Driven, State};
 
 /// A sandbox, whatever its database.
 pub(crate) trait AnySandbox: Send + Sync {
-    fn set_shared(&self, owner: Option<ActorId>);
     fn checkin_blocking(&self, owner: ActorId) -> Option<String>;
 }
 
@@ -21,12 +21,6 @@ impl<DB: SandboxDatabase> AnySandbox for State<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    fn set_shared(&self, owner: Option<ActorId>) {
-        let _ = self
-            .owners
-            .set_mode(owner.map_or(Mode::Private, Mode::Shared));
-    }
-
     fn checkin_blocking(&self, owner: ActorId) -> Option<String> {
         self.owners.metadata(owner, &())?;
         let runtime = match ownership_runtime::background::handle() {
@@ -49,10 +43,13 @@ fn live() -> Vec<Arc<dyn AnySandbox>> {
     sandboxes.iter().filter_map(Weak::upgrade).collect()
 }
 
+/// Registers a sandbox: with the hook, which checks its connections in after each test,
+/// and with the harness, which shares it with every shared test.
 pub(crate) fn register<DB: SandboxDatabase>(state: &Arc<State<DB>>)
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    ownership_runtime::harness::register_server(state.owners.mode_switch());
     register_any(state.clone());
 }
 
@@ -64,28 +61,16 @@ pub(crate) fn register_any(state: Arc<dyn AnySandbox>) {
         .push(Arc::downgrade(&state));
 }
 
-fn before(test: &TestContext) -> Result<(), Failure> {
-    if test.is_shared() {
-        for sandbox in live() {
-            sandbox.set_shared(Some(test.actor()));
-        }
-    }
-    Ok(())
-}
-
 fn after(test: &TestContext) -> Vec<Failure> {
     let mut failures = Vec::new();
     for sandbox in live() {
         if let Some(message) = sandbox.checkin_blocking(test.actor()) {
             failures.push(Failure::new(message));
         }
-        if test.is_shared() {
-            sandbox.set_shared(None);
-        }
     }
     failures
 }
 
 ownership_runtime::inventory::submit! {
-    AdapterHook::new("sandbox-sqlx").before(before).after(after)
+    AdapterHook::new("sandbox-sqlx").after(after)
 }

@@ -56,11 +56,11 @@ mod timeouts;
 mod turns;
 
 pub use backend::{IsolationLevel, SandboxDatabase};
-pub use error::{HookKind, SandboxError, SandboxMode};
+pub use error::{AllowRefusal, HookKind, SandboxError, SandboxMode, SharedModeRefusal};
 pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
 pub use sandbox::{
-    Allow, AllowOptions, Checkin, Checkout, CheckoutOptions, ConnectionHook,
-    DEFAULT_OWNERSHIP_TIMEOUT, Sandbox, SandboxBuilder,
+    AllowOptions, Checkin, Checkout, CheckoutOptions, ConnectionHook, DEFAULT_OWNERSHIP_TIMEOUT,
+    Sandbox, SandboxBuilder,
 };
 #[cfg(feature = "postgres")]
 pub use template_database::TemplateDatabase;

@@ -20,7 +20,7 @@ use crate::backend::{IsolationLevel, SandboxDatabase};
 use crate::conn::{
     OwnedConnection, PendingBegin, Taken, release_in_background, rollback_and_release,
 };
-use crate::error::{HookKind, SandboxError, SandboxMode};
+use crate::error::{AllowRefusal, HookKind, SandboxError, SandboxMode, SharedModeRefusal};
 use crate::handle::{SandboxPool, settle};
 use crate::hook;
 use crate::template;
@@ -275,7 +275,7 @@ impl<DB: Database> CheckoutOptions<DB> {
 /// # async fn example(sandbox: Sandbox<Postgres>) -> Result<(), SandboxError> {
 /// sandbox.checkout().await?;
 /// let worker = Actor::named("mailer");
-/// sandbox.allow(callers()[0], worker.id());
+/// sandbox.allow(callers()[0], worker.id())?;
 /// // The worker uses the test's connection: it gets none of its own.
 /// let outcome = sandbox.checkout_for(worker.id(), CheckoutOptions::default()).await?;
 /// assert_eq!(outcome, Checkout::AlreadyAllowed);
@@ -301,7 +301,7 @@ pub enum Checkout {
 /// # async fn example(sandbox: Sandbox<Postgres>) -> Result<(), SandboxError> {
 /// sandbox.checkout().await?;
 /// let worker = Actor::named("mailer");
-/// sandbox.allow(callers()[0], worker.id());
+/// sandbox.allow(callers()[0], worker.id())?;
 /// // Only the owner checks in: the allowed worker can't.
 /// assert_eq!(worker.scope(sandbox.checkin()).await?, Checkin::NotOwner);
 /// assert_eq!(sandbox.checkin().await?, Checkin::Ok);
@@ -315,30 +315,6 @@ pub enum Checkin {
     /// The actor only uses a connection it was allowed to: only the owner checks in.
     NotOwner,
     /// The actor has no connection.
-    NotFound,
-}
-
-/// What [`Sandbox::allow`] did.
-///
-/// ```
-/// use ownership_runtime::Actor;
-/// use sandbox_sqlx::{Allow, Sandbox};
-/// use sqlx::Postgres;
-///
-/// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test").build()?;
-/// let (test, worker) = (Actor::named("tests::no_checkout"), Actor::named("worker"));
-/// // The test checked nothing out: there is no connection to let the worker use.
-/// assert_eq!(sandbox.allow(test.id(), worker.id()), Allow::NotFound);
-/// # Ok::<(), sandbox_sqlx::SandboxError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Allow {
-    /// The actor may now use the connection.
-    Ok,
-    /// The actor already owns a connection, or is allowed to use another owner's. (Allowing
-    /// it again to the connection it may already use answers [`Allow::Ok`].)
-    Already,
-    /// The actor with access has no connection.
     NotFound,
 }
 
@@ -357,7 +333,7 @@ pub struct AllowOptions {
 
 impl AllowOptions {
     /// Whether an allowance the actor has to another owner's connection is taken back
-    /// first, instead of the call answering [`Allow::Already`].
+    /// first, instead of the call failing with [`AllowRefusal::AlreadyAllowed`].
     ///
     /// ```
     /// use sandbox_sqlx::AllowOptions;
@@ -609,6 +585,15 @@ where
     /// Auto mode: an actor's first query checks a connection out for it (the default is
     /// manual).
     ///
+    /// The connection is checked out for the innermost caller, unless an actor of its
+    /// callers chain has one already, which it then uses. So the tasks and threads a test
+    /// starts (plain `tokio::spawn`, [`ownership_runtime::spawn`]) use
+    /// the test's connection, like in manual mode, and see what the test wrote. This
+    /// differs from DBConnection's auto mode, where every process gets a connection of its
+    /// own: in Rust a test's tasks are its children, and a test whose tasks each ran in a
+    /// transaction of their own would not see its own rows. An actor with a connection of
+    /// its own needs an explicit [`Sandbox::checkout_for`].
+    ///
     /// ```
     /// use sandbox_sqlx::{Sandbox, SandboxMode};
     /// use sqlx::Sqlite;
@@ -786,16 +771,25 @@ where
         SandboxPool::sandboxed(self.state.clone())
     }
 
-    /// Switches to manual or auto mode, checking in every connection (as DBConnection
-    /// does), or to shared mode: every actor then uses `owner`'s connection.
+    /// Switches the sandbox's mode, as DBConnection's `ownership_mode` does:
+    /// - to the mode it has: nothing happens (a suite may set it "to be sure");
+    /// - to manual or auto: later checkouts follow the new mode; connections checked out
+    ///   stay with their owners (no test loses its connection because another switched);
+    /// - to shared: every actor then uses `owner`'s connection, which `owner` must have
+    ///   checked out itself.
+    ///
+    /// In a shared test (`#[owned_test(shared)]`) the harness shares every sandbox with
+    /// the test on its own: no call needed.
     ///
     /// # Errors
     ///
-    /// Shared mode for an owner that has ended.
+    /// [`SandboxError::SharedModeRefused`] for shared mode when `owner` holds no
+    /// connection, only uses one it was allowed to, has ended, or while another shared
+    /// owner still runs.
     ///
     /// ```
     /// use ownership_runtime::Actor;
-    /// use sandbox_sqlx::{Sandbox, SandboxError, SandboxMode};
+    /// use sandbox_sqlx::{Sandbox, SandboxError, SandboxMode, SharedModeRefusal};
     /// use sqlx::Postgres;
     ///
     /// # tokio::runtime::Builder::new_current_thread()
@@ -803,31 +797,49 @@ where
     /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
     ///     .build()?;
     /// sandbox.set_mode(SandboxMode::Auto).await?;
+    /// sandbox.set_mode(SandboxMode::Auto).await?; // already: nothing happens
     /// assert_eq!(sandbox.mode(), SandboxMode::Auto);
+    /// // Shared mode needs an owner with a connection of its own.
     /// let test = Actor::named("tests::talks_to_a_global_worker");
-    /// sandbox.set_mode(SandboxMode::Shared(test.id())).await?;
-    /// assert_eq!(sandbox.mode(), SandboxMode::Shared(test.id()));
-    /// drop(test); // the shared owner ended: back to auto mode
-    /// assert_eq!(sandbox.mode(), SandboxMode::Auto);
+    /// let refused = sandbox.set_mode(SandboxMode::Shared(test.id())).await;
+    /// assert!(matches!(
+    ///     refused,
+    ///     Err(SandboxError::SharedModeRefused { reason: SharedModeRefusal::NoConnection, .. })
+    /// ));
     /// # Ok::<(), SandboxError>(())
     /// # })?;
     /// # Ok::<(), SandboxError>(())
     /// ```
     pub async fn set_mode(&self, mode: SandboxMode) -> Result<(), SandboxError> {
+        let state = &self.state;
         match mode {
+            _ if mode == state.mode() => Ok(()),
             SandboxMode::Shared(owner) => {
-                self.state
+                let refused = |reason| SandboxError::SharedModeRefused {
+                    label: state.label.to_string(),
+                    owner,
+                    reason,
+                };
+                if let Mode::Shared(shared_owner) = state.owners.mode()
+                    && shared_owner.is_alive()
+                {
+                    return Err(refused(SharedModeRefusal::AlreadyShared { shared_owner }));
+                }
+                if state.owners.metadata(owner, &()).is_none() {
+                    return Err(refused(match state.owners.fetch_owner(&[owner], &()) {
+                        Some(Found::Owner(connection_owner)) if connection_owner != owner => {
+                            SharedModeRefusal::OnlyAllowed { connection_owner }
+                        }
+                        _ => SharedModeRefusal::NoConnection,
+                    }));
+                }
+                state
                     .owners
                     .set_mode(Mode::Shared(owner))
-                    .map_err(|_| SandboxError::OwnerEnded {
-                        label: self.state.label.to_string(),
-                        actor: owner,
-                    })
+                    .map_err(|_| refused(SharedModeRefusal::OwnerEnded))
             }
             SandboxMode::Manual | SandboxMode::Auto => {
-                let _ = self.state.owners.set_mode(Mode::Private);
-                *self
-                    .state
+                *state
                     .checkouts
                     .write()
                     .unwrap_or_else(PoisonError::into_inner) = if mode == SandboxMode::Auto {
@@ -835,10 +847,8 @@ where
                 } else {
                     Checkouts::Manual
                 };
-                let owners: Vec<ActorId> = self.state.owners.snapshot().owned.into_keys().collect();
-                for owner in owners {
-                    self.state.checkin(owner, Driven::Spawned).await?;
-                }
+                // Back to private mode, if shared: that can't fail.
+                let _ = state.owners.set_mode(Mode::Private);
                 Ok(())
             }
         }
@@ -937,23 +947,36 @@ where
     }
 
     /// Allows `actor` to use the connection that `owner_or_allowed` owns or is allowed to
-    /// use. An actor already allowed to use another test's connection stays with it
-    /// ([`Allow::Already`]); see [`Sandbox::allow_with`] to move it.
+    /// use (allowances are transitive: they point at the connection's owner). Allowing an
+    /// actor again to the connection it uses already succeeds. In shared mode it succeeds
+    /// and changes nothing: every actor uses the shared owner's connection already (as
+    /// with DBConnection and Mox), so suite helpers may call it in both modes.
     ///
-    /// ```no_run
-    /// # use sandbox_sqlx::{Allow, Sandbox};
-    /// # use sqlx::Postgres;
-    /// # async fn example(sandbox: Sandbox<Postgres>) {
-    /// use ownership_runtime::{Actor, callers};
+    /// An actor already allowed to use another test's connection stays with it (an error);
+    /// see [`Sandbox::allow_with`] to move it.
     ///
-    /// sandbox.checkout().await.unwrap();
-    /// let test = callers()[0];
-    /// // A worker that serves the test, running under its own actor:
-    /// let worker = Actor::named("mailer");
-    /// assert_eq!(sandbox.allow(test, worker.id()), Allow::Ok);
-    /// # }
+    /// # Errors
+    ///
+    /// [`SandboxError::AllowRefused`], saying why: `owner_or_allowed` has no connection,
+    /// `actor` owns one of its own, or uses another owner's already, or one of them has
+    /// ended.
+    ///
     /// ```
-    pub fn allow(&self, owner_or_allowed: ActorId, actor: ActorId) -> Allow {
+    /// use ownership_runtime::Actor;
+    /// use sandbox_sqlx::{AllowRefusal, Sandbox, SandboxError};
+    /// use sqlx::Postgres;
+    ///
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test").build()?;
+    /// let (test, worker) = (Actor::named("tests::no_checkout"), Actor::named("worker"));
+    /// // The test checked nothing out: there is no connection to let the worker use.
+    /// let refused = sandbox.allow(test.id(), worker.id());
+    /// assert!(matches!(
+    ///     refused,
+    ///     Err(SandboxError::AllowRefused { reason: AllowRefusal::NoConnection, .. })
+    /// ));
+    /// # Ok::<(), SandboxError>(())
+    /// ```
+    pub fn allow(&self, owner_or_allowed: ActorId, actor: ActorId) -> Result<(), SandboxError> {
         self.allow_with(owner_or_allowed, actor, AllowOptions::default())
     }
 
@@ -961,24 +984,30 @@ where
     /// `actor` has to another owner's connection (a long-lived worker moving from one
     /// test to the next).
     ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::allow`].
+    ///
     /// ```no_run
-    /// # use sandbox_sqlx::{Allow, AllowOptions, Sandbox};
+    /// # use sandbox_sqlx::{AllowOptions, Sandbox, SandboxError};
     /// # use sqlx::Postgres;
     /// # use ownership_runtime::ActorId;
-    /// # fn example(sandbox: Sandbox<Postgres>, previous_test: ActorId, test: ActorId, worker: ActorId) {
-    /// assert_eq!(sandbox.allow(previous_test, worker), Allow::Ok);
-    /// assert_eq!(sandbox.allow(test, worker), Allow::Already);
-    /// let moved = sandbox.allow_with(test, worker, AllowOptions::default().unallow_existing(true));
-    /// assert_eq!(moved, Allow::Ok);
-    /// # }
+    /// # fn example(sandbox: Sandbox<Postgres>, previous_test: ActorId, test: ActorId, worker: ActorId) -> Result<(), SandboxError> {
+    /// sandbox.allow(previous_test, worker)?;
+    /// assert!(sandbox.allow(test, worker).is_err()); // it serves the previous test
+    /// sandbox.allow_with(test, worker, AllowOptions::default().unallow_existing(true))?;
+    /// # Ok(()) }
     /// ```
     pub fn allow_with(
         &self,
         owner_or_allowed: ActorId,
         actor: ActorId,
         options: AllowOptions,
-    ) -> Allow {
+    ) -> Result<(), SandboxError> {
         let owners = &self.state.owners;
+        if matches!(owners.mode(), Mode::Shared(_)) {
+            return Ok(());
+        }
         if options.unallow_existing
             && let Some(Found::Owner(root)) = owners.fetch_owner(&[owner_or_allowed], &())
             && let Some(Found::Owner(current)) = owners.fetch_owner(&[actor], &())
@@ -987,13 +1016,21 @@ where
         {
             owners.disallow(actor, &());
         }
-        match owners.allow(owner_or_allowed, actor, ()) {
-            Ok(()) => Allow::Ok,
-            Err(OwnershipError::AlreadyAnOwner { .. } | OwnershipError::AlreadyAllowed { .. }) => {
-                Allow::Already
+        let reason = match owners.allow(owner_or_allowed, actor, ()) {
+            Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => return Ok(()),
+            Err(OwnershipError::AlreadyAnOwner { .. }) => AllowRefusal::AlreadyOwner,
+            Err(OwnershipError::AlreadyAllowed { owner, .. }) => {
+                AllowRefusal::AlreadyAllowed { owner }
             }
-            Err(_) => Allow::NotFound,
-        }
+            Err(OwnershipError::ActorDown { .. }) => AllowRefusal::ActorEnded,
+            Err(_) => AllowRefusal::NoConnection,
+        };
+        Err(SandboxError::AllowRefused {
+            label: self.state.label.to_string(),
+            actor,
+            owner_or_allowed,
+            reason,
+        })
     }
 }
 

@@ -70,8 +70,6 @@ fn process_per_test() -> bool {
 }
 
 impl AnySandbox for Cleanup {
-    fn set_shared(&self, _: Option<ActorId>) {}
-
     fn checkin_blocking(&self, owner: ActorId) -> Option<String> {
         let database = self.databases.metadata(owner, &())?;
         self.databases.cleanup_owner(owner);

@@ -14,8 +14,6 @@
 use std::fmt;
 
 use crate::actor::ActorId;
-use crate::error::SharedOwnerDown;
-use crate::ownership::{Mode, Ownership};
 
 /// What a hook knows of the test it runs for.
 ///
@@ -164,41 +162,6 @@ impl fmt::Display for Failure {
     }
 }
 
-/// An ownership server whose mode the harness switches for shared tests. Implemented by
-/// every [`Ownership`].
-///
-/// ```
-/// use ownership_runtime::harness::ModeSwitch;
-/// use ownership_runtime::{Actor, Mode, Ownership, SharedOwnerDown};
-///
-/// let clocks: Ownership<&str, u64> = Ownership::new();
-/// let switch: &dyn ModeSwitch = &clocks;
-/// let test = Actor::named("tests::shared");
-/// switch.switch_mode(Mode::Shared(test.id()))?;
-/// assert_eq!(clocks.mode(), Mode::Shared(test.id()));
-/// switch.switch_mode(Mode::Private)?;
-/// assert_eq!(clocks.mode(), Mode::Private);
-/// # Ok::<(), SharedOwnerDown>(())
-/// ```
-pub trait ModeSwitch: Send + Sync {
-    /// Switches the server to `mode`.
-    ///
-    /// # Errors
-    ///
-    /// When the shared owner has already ended.
-    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown>;
-}
-
-impl<K, M> ModeSwitch for Ownership<K, M>
-where
-    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-    M: Send + Sync + 'static,
-{
-    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
-        self.set_mode(mode)
-    }
-}
-
 /// A resource a test names in `#[owned_test(sandbox = DB)]` (or
 /// [`TestConfig::resources`](super::TestConfig::resources)): prepared for that test
 /// before its body, as the test's actor. A sandbox checks a connection out; releasing it
@@ -243,18 +206,15 @@ impl<T: TestResource + Send> TestResource for std::sync::LazyLock<T> {
 }
 
 /// An adapter's part in every owned test. Register it once per adapter with
-/// [`inventory::submit!`].
+/// [`inventory::submit!`]. An adapter whose ownership servers should follow shared
+/// tests registers them with [`register_server`](super::register_server).
 ///
 /// ```
 /// use std::sync::LazyLock;
-/// use ownership_runtime::harness::{AdapterHook, Failure, ModeSwitch, TestContext};
+/// use ownership_runtime::harness::{AdapterHook, Failure, TestContext};
 /// use ownership_runtime::Ownership;
 ///
 /// static CLOCKS: LazyLock<Ownership<&'static str, u64>> = LazyLock::new(Ownership::new);
-///
-/// fn servers() -> Vec<&'static dyn ModeSwitch> {
-///     vec![&*CLOCKS]
-/// }
 ///
 /// fn after(test: &TestContext) -> Vec<Failure> {
 ///     if CLOCKS.get_owned(test.actor()).is_empty() {
@@ -265,14 +225,13 @@ impl<T: TestResource + Send> TestResource for std::sync::LazyLock<T> {
 /// }
 ///
 /// ownership_runtime::inventory::submit! {
-///     AdapterHook::new("fake-clock").after(after).servers(servers)
+///     AdapterHook::new("fake-clock").after(after)
 /// }
 /// ```
 pub struct AdapterHook {
     name: &'static str,
     before: fn(&TestContext) -> Result<(), Failure>,
     after: fn(&TestContext) -> Vec<Failure>,
-    servers: fn() -> Vec<&'static dyn ModeSwitch>,
 }
 
 impl AdapterHook {
@@ -289,7 +248,6 @@ impl AdapterHook {
             name,
             before: |_| Ok(()),
             after: |_| Vec::new(),
-            servers: Vec::new,
         }
     }
 
@@ -339,29 +297,6 @@ impl AdapterHook {
         self
     }
 
-    /// The adapter's ownership servers, switched to shared mode (owned by the test) for
-    /// the whole of each shared test and back to private mode after it.
-    ///
-    /// ```
-    /// use std::sync::LazyLock;
-    /// use ownership_runtime::harness::{AdapterHook, ModeSwitch};
-    /// use ownership_runtime::Ownership;
-    ///
-    /// static FLAGS: LazyLock<Ownership<&'static str, bool>> = LazyLock::new(Ownership::new);
-    /// static LIMITS: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(Ownership::new);
-    ///
-    /// fn servers() -> Vec<&'static dyn ModeSwitch> {
-    ///     vec![&*FLAGS, &*LIMITS]
-    /// }
-    /// const HOOK: AdapterHook = AdapterHook::new("feature-flags").servers(servers);
-    /// assert_eq!(servers().len(), 2);
-    /// # let _ = HOOK;
-    /// ```
-    pub const fn servers(mut self, servers: fn() -> Vec<&'static dyn ModeSwitch>) -> AdapterHook {
-        self.servers = servers;
-        self
-    }
-
     /// The hook's name.
     ///
     /// ```
@@ -382,10 +317,6 @@ impl AdapterHook {
 
     pub(crate) fn run_after(&self, test: &TestContext) -> Vec<Failure> {
         (self.after)(test)
-    }
-
-    pub(crate) fn mode_servers(&self) -> Vec<&'static dyn ModeSwitch> {
-        (self.servers)()
     }
 }
 

@@ -6,8 +6,10 @@
 //! 1. takes the process-wide shared-mode gate: shared for a private test, exclusive for
 //!    a shared one, so a shared test never overlaps another owned test of its process;
 //! 2. creates the test's [`Actor`], named after the test (module path and function name);
-//! 3. for a shared test, switches every ownership server that adapters registered to
-//!    shared mode, owned by the test;
+//! 3. for a shared test, switches every ownership server registered with
+//!    [`register_server`] to shared mode, owned by the test; a server registered later
+//!    (a resource the test is the first to use) is switched as it registers, so every
+//!    resource a shared test uses is shared before its body runs;
 //! 4. runs the adapters' `before` hooks (see [`AdapterHook`] for their order);
 //! 5. runs the body as the test: an `async fn` on a fresh tokio runtime built with
 //!    [`build_runtime`], so plain `tokio::spawn` and `spawn_blocking` inside are the
@@ -36,6 +38,7 @@ mod gate;
 mod hooks;
 mod panics;
 mod report;
+mod shared;
 
 use std::fmt;
 use std::future::Future;
@@ -48,12 +51,14 @@ use tokio::runtime::Builder;
 
 use self::report::{Problem, Report};
 use crate::actor::Actor;
-use crate::ownership::Mode;
 use crate::propagate::{CallersRuntime, build_runtime};
 
 pub use self::config::{Flavor, TestConfig};
-pub use self::hooks::{AdapterHook, Failure, ModeSwitch, TestContext, TestResource};
+pub use self::hooks::{AdapterHook, Failure, TestContext, TestResource};
 pub(crate) use self::panics::payload_message;
+pub use self::shared::register_server;
+/// Moved to the crate root; kept here for the adapters that name it through the harness.
+pub use crate::ownership::ModeSwitch;
 
 /// How long the harness waits for a test's runtime to stop (its blocking tasks to end)
 /// before leaving them behind.
@@ -237,8 +242,6 @@ struct TestRun {
     /// The hooks, in order; the first `started` ran `before` successfully.
     hooks: Vec<&'static AdapterHook>,
     started: usize,
-    /// The servers switched to shared mode for this test.
-    shared_servers: Vec<&'static dyn ModeSwitch>,
     /// Whether setup succeeded and the body may run.
     ready: bool,
     /// The thread the body ran on, once it ran.
@@ -260,7 +263,6 @@ impl TestRun {
             report: Report::new(config.name),
             hooks: hooks::registered(),
             started: 0,
-            shared_servers: Vec::new(),
             ready: true,
             body_thread: None,
             outlived: 0,
@@ -268,7 +270,7 @@ impl TestRun {
             _gate: gate,
         };
         if config.shared {
-            run.enter_shared_mode();
+            shared::enter(run.actor.id());
         }
         run.run_before_hooks();
         run.prepare_resources();
@@ -280,18 +282,6 @@ impl TestRun {
             name: self.config.name,
             actor: self.actor.id(),
             shared: self.config.shared,
-        }
-    }
-
-    fn enter_shared_mode(&mut self) {
-        for hook in &self.hooks {
-            for server in hook.mode_servers() {
-                self.shared_servers.push(server);
-                if let Err(error) = server.switch_mode(Mode::Shared(self.actor.id())) {
-                    self.report.push(Problem::Setup(error.to_string()));
-                    self.ready = false;
-                }
-            }
         }
     }
 
@@ -446,9 +436,10 @@ impl TestRun {
                 }
             }
         }
-        for server in &self.shared_servers {
-            // Switching to private mode can't fail.
-            let _ = server.switch_mode(Mode::Private);
+        if self.config.shared {
+            for problem in shared::leave(self.actor.id()) {
+                self.report.push(Problem::Setup(problem));
+            }
         }
         for panic in task_panics {
             let the_bodys_own = Some(panic.thread) == self.body_thread && !panic.in_task;

@@ -33,6 +33,7 @@
 //! (update functions, lazy resolvers, the `Drop` of metadata) never runs under a lock,
 //! so it may call the same server again.
 
+mod mode_switch;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -44,6 +45,8 @@ use self::state::{Entries, LazyAllowance, Slot, State, Writes};
 use crate::actor::ActorId;
 use crate::error::{OwnershipError, SharedOwnerDown};
 use crate::monitor::{self, DownListener};
+
+pub use self::mode_switch::ModeSwitch;
 
 /// An ownership server: which actor owns each key of type `K` (with metadata `M`), and
 /// which other actors may use it. Cheap to clone: clones share one server.

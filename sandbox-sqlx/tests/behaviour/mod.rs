@@ -12,14 +12,14 @@ use std::any::Any;
 use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use ownership_runtime::harness::{Flavor, TestConfig, TestResource, run_async};
 use ownership_runtime::{Actor, ActorId, Propagate, callers};
 use sandbox_sqlx::{
-    Allow, AllowOptions, Checkin, Checkout, CheckoutOptions, HookKind, Sandbox, SandboxBuilder,
-    SandboxDatabase, SandboxError, SandboxMode, SandboxPool,
+    AllowOptions, AllowRefusal, Checkin, Checkout, CheckoutOptions, HookKind, Sandbox,
+    SandboxBuilder, SandboxDatabase, SandboxError, SandboxMode, SandboxPool, SharedModeRefusal,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{
@@ -569,7 +569,7 @@ where
             assert_eq!(sandbox.checkout().await.unwrap(), Checkout::AlreadyOwner);
             let test_connection = Self::connection_id(&db).await.unwrap();
             let worker = Actor::named(format!("{}::worker", B::NAME));
-            assert_eq!(sandbox.allow(test, worker.id()), Allow::Ok);
+            sandbox.allow(test, worker.id()).unwrap();
             let worker_connection = worker.scope(Self::connection_id(&db)).await.unwrap();
             assert_eq!(test_connection, worker_connection);
             assert_eq!(sandbox.checkin().await.unwrap(), Checkin::Ok);
@@ -769,7 +769,51 @@ where
                 .unwrap();
             assert_eq!(mine, theirs);
         });
-        assert_eq!(Self::manual().mode(), SandboxMode::Manual);
+        Self::assert_private_after_shared(Self::manual(), SandboxMode::Manual);
+    }
+
+    /// Asserts that `sandbox` is back in `mode` after a shared test, from inside a private
+    /// test: outside any, another shared test of the binary may run and share it.
+    fn assert_private_after_shared(sandbox: &'static Sandbox<B::DB>, mode: SandboxMode) {
+        run_async(Self::config("after_shared"), || async move {
+            assert_eq!(sandbox.mode(), mode);
+        });
+    }
+
+    /// A sandbox a shared test is the first to touch (a `LazyLock` the harness forces
+    /// when it checks the test's connection out; under nextest always the case): it is in
+    /// shared mode before the body runs, so a plain thread, running for nobody, uses the
+    /// test's connection.
+    pub fn a_shared_test_that_first_uses_its_sandbox_has_it_shared_before_its_body() {
+        fn first_used<B: Backend>() -> Sandbox<B::DB>
+        where
+            for<'c> &'c mut <B::DB as Database>::Connection: Executor<'c, Database = B::DB>,
+        {
+            Sandbox::builder(format!("{}-first-use", B::NAME), B::url())
+                .migrations(B::migrator())
+                .build()
+                .unwrap()
+        }
+        let lazy: &'static LazyLock<Sandbox<B::DB>> =
+            Box::leak(Box::new(LazyLock::new(first_used::<B> as fn() -> _)));
+        let resources: &'static [&'static dyn TestResource] = Box::leak(Box::new([lazy as _]));
+        let mine = token("first-use");
+        let inside = mine.clone();
+        run_async(
+            Self::config("first_use").shared(true).resources(resources),
+            || async move {
+                let test = callers()[0];
+                assert_eq!(lazy.mode(), SandboxMode::Shared(test));
+                Self::insert(&lazy.pool(), &inside).await.unwrap();
+                let (db, token) = (lazy.pool(), inside.clone());
+                let seen = std::thread::spawn(move || runtime().block_on(Self::count(&db, &token)))
+                    .join()
+                    .unwrap();
+                assert_eq!(seen, 1, "the plain thread used the test's connection");
+            },
+        );
+        Self::assert_private_after_shared(lazy, SandboxMode::Manual);
+        assert_eq!(Self::committed(&mine), 0);
     }
 
     /// A handle made from a plain pool is production's: no sandbox, even inside an owned
@@ -898,9 +942,11 @@ where
         assert_eq!(sandbox.mode(), SandboxMode::Manual);
     }
 
-    /// `set_mode(Manual | Auto)` checks in (rolls back) every connection, as DBConnection
-    /// does.
-    pub fn switching_to_manual_or_auto_checks_every_connection_in() {
+    /// `set_mode` follows DBConnection: setting the mode the sandbox has changes nothing,
+    /// and switching between manual and auto leaves every test its connection. (It used to
+    /// check in every connection: one test calling `set_mode(Manual)` "to be sure" broke
+    /// every test running beside it.)
+    pub fn switching_modes_leaves_every_test_its_connection() {
         let switching = Self::builder("switching")
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(5))
@@ -911,33 +957,147 @@ where
         run_async(Self::config("switching"), || async move {
             let db = switching.pool();
             let actors = ["first", "second"].map(Actor::named);
-            let checkout_all = async || {
+            for (index, actor) in actors.iter().enumerate() {
+                let checkout = switching
+                    .checkout_for(actor.id(), CheckoutOptions::default())
+                    .await;
+                assert_eq!(checkout.unwrap(), Checkout::Ok);
+                actor
+                    .scope(Self::insert(&db, &format!("{inside}-{index}")))
+                    .await
+                    .unwrap();
+            }
+            let still_theirs = async || {
                 for (index, actor) in actors.iter().enumerate() {
-                    let checkout = switching
-                        .checkout_for(actor.id(), CheckoutOptions::default())
-                        .await;
-                    assert_eq!(checkout.unwrap(), Checkout::Ok);
                     let token = format!("{inside}-{index}");
-                    actor.scope(Self::insert(&db, &token)).await.unwrap();
                     assert_eq!(actor.scope(Self::count(&db, &token)).await, 1);
+                    let again = switching.checkout_for(actor.id(), CheckoutOptions::default());
+                    assert_eq!(again.await.unwrap(), Checkout::AlreadyOwner);
                 }
             };
-            checkout_all().await;
-            switching.set_mode(SandboxMode::Auto).await.unwrap();
-            assert_eq!(switching.mode(), SandboxMode::Auto);
-            // Both were checked in and rolled back: each checks out anew (not
-            // `AlreadyOwner`), into a pool of two that has room, and inserts the same
-            // unique tokens again.
-            checkout_all().await;
-            switching.set_mode(SandboxMode::Manual).await.unwrap();
-            assert_eq!(switching.mode(), SandboxMode::Manual);
-            let error = actors[0].scope(Self::connection_id(&db)).await.unwrap_err();
-            assert!(
-                matches!(sandbox_error(&error), SandboxError::NoConnection { .. }),
-                "checked in by the switch: {error:?}"
-            );
+            for mode in [
+                SandboxMode::Manual,
+                SandboxMode::Manual,
+                SandboxMode::Auto,
+                SandboxMode::Auto,
+                SandboxMode::Manual,
+            ] {
+                switching.set_mode(mode).await.unwrap();
+                assert_eq!(switching.mode(), mode);
+                still_theirs().await;
+            }
         });
         assert_eq!(Self::committed(&format!("{mine}-%")), 0);
+    }
+
+    /// Shared mode is refused, as DBConnection refuses it, for an owner with no
+    /// connection, for one only allowed to use another's, and while another shared owner
+    /// runs; the owner of a connection gets it, and setting it again changes nothing.
+    pub fn shared_mode_needs_an_owner_with_a_connection_and_no_other_shared_owner() {
+        let sandbox = Self::builder("shared-rules")
+            .max_connections(2)
+            .build()
+            .unwrap();
+        run_async(Self::config("shared_rules"), || async move {
+            let test = callers()[0];
+            let refusal = |outcome: Result<(), SandboxError>| match outcome {
+                Err(SandboxError::SharedModeRefused { reason, .. }) => reason,
+                other => panic!("expected a refusal: {other:?}"),
+            };
+            assert_eq!(
+                refusal(sandbox.set_mode(SandboxMode::Shared(test)).await),
+                SharedModeRefusal::NoConnection
+            );
+            sandbox.checkout().await.unwrap();
+            let worker = Actor::named("shared-rules-worker");
+            sandbox.allow(test, worker.id()).unwrap();
+            assert_eq!(
+                refusal(sandbox.set_mode(SandboxMode::Shared(worker.id())).await),
+                SharedModeRefusal::OnlyAllowed {
+                    connection_owner: test
+                }
+            );
+            let message = sandbox
+                .set_mode(SandboxMode::Shared(worker.id()))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("Make the owner of the connection"),
+                "{message}"
+            );
+            // Another owner, with a connection of its own, can't take over while the
+            // test is the shared owner and runs.
+            let other = Actor::named("shared-rules-other");
+            let options = CheckoutOptions::default();
+            sandbox.checkout_for(other.id(), options).await.unwrap();
+            sandbox.set_mode(SandboxMode::Shared(test)).await.unwrap();
+            sandbox.set_mode(SandboxMode::Shared(test)).await.unwrap();
+            assert_eq!(sandbox.mode(), SandboxMode::Shared(test));
+            assert_eq!(
+                refusal(sandbox.set_mode(SandboxMode::Shared(other.id())).await),
+                SharedModeRefusal::AlreadyShared { shared_owner: test }
+            );
+            sandbox.set_mode(SandboxMode::Manual).await.unwrap();
+        });
+    }
+
+    /// `allow` says why it refuses: an actor that owns a connection, one that uses
+    /// another test's, an actor with access that has none; in shared mode it succeeds and
+    /// changes nothing (suite helpers allow in both modes).
+    pub fn allow_tells_its_refusals_apart_and_is_a_no_op_in_shared_mode() {
+        let sandbox = Self::builder("allow-rules")
+            .max_connections(3)
+            .build()
+            .unwrap();
+        run_async(Self::config("allow_rules"), || async move {
+            let test = callers()[0];
+            let reason = |outcome: Result<(), SandboxError>| match outcome {
+                Err(SandboxError::AllowRefused { reason, .. }) => reason,
+                other => panic!("expected a refusal: {other:?}"),
+            };
+            let (worker, owner, other_test) = ["allow-worker", "allow-owner", "allow-other-test"]
+                .map(Actor::named)
+                .into();
+            assert_eq!(
+                reason(sandbox.allow(test, worker.id())),
+                AllowRefusal::NoConnection
+            );
+            sandbox.checkout().await.unwrap();
+            let options = CheckoutOptions::default();
+            sandbox
+                .checkout_for(owner.id(), options.clone())
+                .await
+                .unwrap();
+            sandbox
+                .checkout_for(other_test.id(), options)
+                .await
+                .unwrap();
+            assert_eq!(
+                reason(sandbox.allow(test, owner.id())),
+                AllowRefusal::AlreadyOwner
+            );
+            sandbox.allow(other_test.id(), worker.id()).unwrap();
+            sandbox.allow(other_test.id(), worker.id()).unwrap(); // again: where it is
+            assert_eq!(
+                reason(sandbox.allow(test, worker.id())),
+                AllowRefusal::AlreadyAllowed {
+                    owner: other_test.id()
+                }
+            );
+            sandbox.set_mode(SandboxMode::Shared(test)).await.unwrap();
+            let stranger = Actor::named("allow-stranger");
+            sandbox.allow(test, stranger.id()).unwrap();
+            sandbox.allow(stranger.id(), worker.id()).unwrap();
+            sandbox.set_mode(SandboxMode::Manual).await.unwrap();
+            // Nothing changed: the worker still uses the other test's connection.
+            assert_eq!(
+                reason(sandbox.allow(test, worker.id())),
+                AllowRefusal::AlreadyAllowed {
+                    owner: other_test.id()
+                }
+            );
+        });
     }
 
     // ---- Checkout hooks ----
@@ -1151,7 +1311,7 @@ where
     // ---- Allowances ----
 
     /// A worker allowed on one running test's connection stays there when a second test
-    /// allows it (`Allow::Already`), and moves to the second test's connection with
+    /// allows it (`AllowRefusal::AlreadyAllowed`), and moves to the second test's connection with
     /// `unallow_existing`: its queries then see the second test's rows, not the first's.
     /// (The two tests wait for each other: their sandbox runs them at once.)
     pub fn unallow_existing_moves_an_allowed_worker_to_another_tests_connection() {
@@ -1172,7 +1332,7 @@ where
                     let first = callers()[0];
                     assert_eq!(sandbox.checkout().await.unwrap(), Checkout::Ok);
                     Self::insert(&db, &first_token).await.unwrap();
-                    assert_eq!(sandbox.allow(first, worker.id()), Allow::Ok);
+                    sandbox.allow(first, worker.id()).unwrap();
                     assert_eq!(
                         worker_count(&first_token),
                         1,
@@ -1194,17 +1354,23 @@ where
                     let second = callers()[0];
                     assert_eq!(sandbox.checkout().await.unwrap(), Checkout::Ok);
                     Self::insert(&db, &second_token).await.unwrap();
-                    assert_eq!(sandbox.allow(second, worker.id()), Allow::Already);
+                    let refused = sandbox.allow(second, worker.id()).unwrap_err();
+                    assert!(
+                        matches!(
+                            refused,
+                            SandboxError::AllowRefused {
+                                reason: AllowRefusal::AlreadyAllowed { owner }, ..
+                            } if owner == first
+                        ),
+                        "{refused}"
+                    );
                     assert_eq!(worker_count(&second_token), 0, "still on the first's");
                     assert_eq!(worker_count(&first_token), 1);
                     let again = AllowOptions::default().unallow_existing(true);
-                    assert_eq!(
-                        sandbox.allow_with(first, worker.id(), again),
-                        Allow::Ok,
-                        "allowed again where it is: a no-op"
-                    );
+                    // Allowed again where it is: a no-op.
+                    sandbox.allow_with(first, worker.id(), again).unwrap();
                     assert_eq!(worker_count(&first_token), 1, "it stayed");
-                    assert_eq!(sandbox.allow_with(second, worker.id(), again), Allow::Ok);
+                    sandbox.allow_with(second, worker.id(), again).unwrap();
                     assert_eq!(worker_count(&second_token), 1, "on the second test's");
                     assert_eq!(worker_count(&first_token), 0);
                     moved.send(()).unwrap();
@@ -1533,11 +1699,14 @@ macro_rules! behaviour_suite {
         $crate::behaviour::behaviour_suite!(@test $backend, an_exhausted_pool_says_how_many_connections_and_waiters);
         $crate::behaviour::behaviour_suite!(@test $backend, the_ownership_timeout_takes_the_connection_back);
         $crate::behaviour::behaviour_suite!(@test $backend, shared_mode_gives_every_actor_the_owners_connection);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_shared_test_that_first_uses_its_sandbox_has_it_shared_before_its_body);
         $crate::behaviour::behaviour_suite!(@test $backend, production_handles_go_straight_to_the_pool);
         $crate::behaviour::behaviour_suite!(@test $backend, fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass);
         $crate::behaviour::behaviour_suite!(@test $backend, one_sandbox_serves_many_per_test_runtimes_without_failures);
         $crate::behaviour::behaviour_suite!(@test $backend, a_test_that_names_the_sandbox_gets_a_connection_before_its_body);
-        $crate::behaviour::behaviour_suite!(@test $backend, switching_to_manual_or_auto_checks_every_connection_in);
+        $crate::behaviour::behaviour_suite!(@test $backend, switching_modes_leaves_every_test_its_connection);
+        $crate::behaviour::behaviour_suite!(@test $backend, shared_mode_needs_an_owner_with_a_connection_and_no_other_shared_owner);
+        $crate::behaviour::behaviour_suite!(@test $backend, allow_tells_its_refusals_apart_and_is_a_no_op_in_shared_mode);
         $crate::behaviour::behaviour_suite!(@test $backend, a_post_checkout_hook_seeds_each_test_and_is_rolled_back);
         $crate::behaviour::behaviour_suite!(@test $backend, a_failing_post_checkout_hook_fails_the_checkout_and_gives_the_connection_back);
         $crate::behaviour::behaviour_suite!(@test $backend, a_pre_checkin_hook_sees_the_tests_rows_and_is_rolled_back);
