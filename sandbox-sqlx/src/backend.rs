@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use futures_core::future::BoxFuture;
-use ownership_runtime::runwide::RunWide;
 use sqlx::migrate::Migrate;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use sqlx::{AssertSqlSafe, SqlSafeStr};
@@ -80,6 +79,12 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// the error that reports it.
     const ENDED_BY: &'static str;
 
+    /// The database's name, for messages ("PostgreSQL").
+    const SERVER: &'static str;
+
+    /// A URL of this database, for messages.
+    const URL_EXAMPLE: &'static str;
+
     /// Whether each test gets a database of its own, copied from a migrated template,
     /// instead of a transaction on a shared one (SQLite: one writer per file).
     const PER_TEST_DATABASE: bool = false;
@@ -89,9 +94,25 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// statement of its own.
     fn begin_statement(isolation: Option<IsolationLevel>) -> Option<SqlStr>;
 
-    /// Where this database's migrations are done once per test run: PostgreSQL uses an
-    /// advisory lock on the server (machines that share it agree), the others a file lock.
-    fn run_wide(url: &str) -> RunWide;
+    /// Takes the lock under which this process migrates the connection's database with
+    /// migrations recorded in `table`, waiting at most `wait`: a session-level lock on
+    /// the server, named after the database and the table (never after a sandbox's
+    /// label), so that every sandbox, binary, checkout and machine that migrates that
+    /// database takes the same lock, and a process that dies releases it with its
+    /// session. Once taken, the connection's later lock waits (the migrator's own) are
+    /// bounded too. `Ok(false)`: not taken in time.
+    fn lock_migrations<'c>(
+        connection: &'c mut Self::Connection,
+        table: &'c str,
+        wait: Duration,
+    ) -> BoxFuture<'c, Result<bool, sqlx::Error>>;
+
+    /// Who holds the lock of [`SandboxDatabase::lock_migrations`], as the server tells
+    /// it, for the error of a wait that timed out.
+    fn migrations_lock_holder<'c>(
+        connection: &'c mut Self::Connection,
+        table: &'c str,
+    ) -> BoxFuture<'c, Result<Option<String>, sqlx::Error>>;
 
     /// Whether the sandbox's transactions run one at a time by default, across the
     /// processes and machines that share the database (see
@@ -128,6 +149,39 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
 #[cfg(feature = "postgres")]
 const TESTS_LOCK: &str = "'sandbox-sqlx tests of ' || current_database()";
 
+/// The advisory lock key (SQL giving a `bigint`) of migrating the current database with
+/// migrations recorded in `table`.
+#[cfg(feature = "postgres")]
+fn migrations_lock_key(table: &str) -> String {
+    format!(
+        "hashtextextended('sandbox-sqlx migrations of ' || current_database() || ' in ' || {}, 0)",
+        quoted(table)
+    )
+}
+
+/// The name of MySQL's migrations lock, as SQL taking the migrations table as its one
+/// parameter: under `GET_LOCK`'s 64 characters whatever the database's name.
+#[cfg(feature = "mysql")]
+const MYSQL_MIGRATIONS_LOCK: &str =
+    "CONCAT('sandbox-sqlx migrations ', MD5(CONCAT(DATABASE(), ' in ', ?)))";
+
+/// `text` as an SQL string literal.
+#[cfg(feature = "postgres")]
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// This machine's name, for the holder of a lock.
+#[cfg(feature = "postgres")]
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "an unnamed host".to_owned())
+}
+
 /// The statement fence: `SAVEPOINT`, the same after releasing the previous one (one round
 /// trip, as a simple query), `ROLLBACK TO SAVEPOINT`, `RELEASE SAVEPOINT`.
 pub(crate) const FENCE: &str = "SAVEPOINT ownership_sandbox_statement";
@@ -143,8 +197,59 @@ impl SandboxDatabase for sqlx::Postgres {
          tested ends it: run transactions through the pool (`pool.begin()`), where they become \
          savepoints.";
 
-    fn run_wide(url: &str) -> RunWide {
-        RunWide::postgres(url)
+    const SERVER: &'static str = "PostgreSQL";
+    const URL_EXAMPLE: &'static str = "postgres://user:password@localhost:5432/app_test";
+
+    fn lock_migrations<'c>(
+        connection: &'c mut sqlx::PgConnection,
+        table: &'c str,
+        wait: Duration,
+    ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
+        Box::pin(async move {
+            // `lock_timeout` bounds the wait, and stays set for the migrator's own lock and
+            // its DDL's lock waits on this connection (closed after the migrations).
+            let lock = AssertSqlSafe(format!(
+                "SELECT set_config('application_name', {name}, false); \
+                 SET lock_timeout = {wait}; \
+                 SELECT pg_advisory_lock({key})",
+                name = quoted(&format!(
+                    "sandbox-sqlx migrations, process {} on {}",
+                    std::process::id(),
+                    host_name()
+                )),
+                wait = wait.as_millis().max(1),
+                key = migrations_lock_key(table),
+            ));
+            match sqlx::raw_sql(lock).execute(&mut *connection).await {
+                Ok(_) => Ok(true),
+                // "lock_not_available": the wait timed out.
+                Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("55P03") => {
+                    Ok(false)
+                }
+                Err(error) => Err(error),
+            }
+        })
+    }
+
+    fn migrations_lock_holder<'c>(
+        connection: &'c mut sqlx::PgConnection,
+        table: &'c str,
+    ) -> BoxFuture<'c, Result<Option<String>, sqlx::Error>> {
+        Box::pin(async move {
+            let holder = AssertSqlSafe(format!(
+                "SELECT format('server session %s (%s, from %s, since %s)', a.pid, \
+                 a.application_name, coalesce(host(a.client_addr), 'a local socket'), \
+                 date_trunc('second', a.backend_start)) \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                 AND ((l.classid::bigint << 32) | l.objid::bigint) = ({key})::bigint \
+                 LIMIT 1",
+                key = migrations_lock_key(table),
+            ));
+            sqlx::query_scalar(holder)
+                .fetch_optional(&mut *connection)
+                .await
+        })
     }
 
     fn begin_statement(isolation: Option<IsolationLevel>) -> Option<SqlStr> {
@@ -258,8 +363,48 @@ impl SandboxDatabase for sqlx::MySql {
     /// it exclusively when its holder rolls back), where PostgreSQL makes them wait.
     const SERIALIZE_TESTS: bool = true;
 
-    fn run_wide(_: &str) -> RunWide {
-        RunWide::file()
+    const SERVER: &'static str = "MySQL/MariaDB";
+    const URL_EXAMPLE: &'static str = "mysql://user:password@localhost:3306/app_test";
+
+    /// `GET_LOCK` with a real timeout, its result checked: sqlx's own migrator lock,
+    /// `GET_LOCK(name, -1)`, returns at once on MariaDB 10.11 without the lock.
+    fn lock_migrations<'c>(
+        connection: &'c mut sqlx::MySqlConnection,
+        table: &'c str,
+        wait: Duration,
+    ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
+        Box::pin(async move {
+            let taken: Option<i64> =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT GET_LOCK({MYSQL_MIGRATIONS_LOCK}, ?)")))
+                    .bind(table)
+                    .bind(wait.as_secs().max(1))
+                    .fetch_one(&mut *connection)
+                    .await?;
+            match taken {
+                Some(1) => Ok(true),
+                Some(_) => Ok(false),
+                None => Err(sqlx::Error::Protocol(
+                    "GET_LOCK answered NULL (an error on the server) for the migrations lock"
+                        .to_owned(),
+                )),
+            }
+        })
+    }
+
+    fn migrations_lock_holder<'c>(
+        connection: &'c mut sqlx::MySqlConnection,
+        table: &'c str,
+    ) -> BoxFuture<'c, Result<Option<String>, sqlx::Error>> {
+        Box::pin(async move {
+            sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT CONCAT('server connection ', p.ID, ' (', p.USER, ' from ', p.HOST, \
+                 ', for ', p.TIME, ' s)') FROM information_schema.PROCESSLIST p \
+                 WHERE p.ID = IS_USED_LOCK({MYSQL_MIGRATIONS_LOCK})"
+            )))
+            .bind(table)
+            .fetch_optional(&mut *connection)
+            .await
+        })
     }
 
     fn lock_tests(
@@ -310,8 +455,24 @@ impl SandboxDatabase for sqlx::Sqlite {
         None
     }
 
-    fn run_wide(_: &str) -> RunWide {
-        RunWide::file()
+    const SERVER: &'static str = "SQLite";
+    const URL_EXAMPLE: &'static str = "sqlite://target/app_test.db";
+
+    /// SQLite's template is made under a run-wide file lock (see `template.rs`): this is
+    /// never called.
+    fn lock_migrations<'c>(
+        _: &'c mut sqlx::SqliteConnection,
+        _: &'c str,
+        _: Duration,
+    ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
+        Box::pin(async { Ok(true) })
+    }
+
+    fn migrations_lock_holder<'c>(
+        _: &'c mut sqlx::SqliteConnection,
+        _: &'c str,
+    ) -> BoxFuture<'c, Result<Option<String>, sqlx::Error>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Each test has a database of its own: nothing to serialize, so this is never

@@ -2,7 +2,13 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use ownership_runtime::{ActorId, Callers};
+
+use crate::migrations::MigrationsProblem;
+use crate::reach::Unreachable;
+use crate::url::UrlProblem;
 
 /// The sandbox's mode, as errors show it.
 ///
@@ -394,7 +400,50 @@ pub enum SandboxError {
         source: sqlx::Error,
     },
 
-    /// Migrations failed.
+    /// The sandbox could not reach its database server (now, or at its first connection in
+    /// this process: then every later checkout fails at once with the same error).
+    #[error("sandbox `{label}`: {failure}")]
+    Unreachable {
+        /// The sandbox's label.
+        label: String,
+        /// What was tried, why it failed, and how to fix it.
+        #[source]
+        failure: Arc<Unreachable>,
+    },
+
+    /// The sandbox's URL doesn't fit its database (told by `build()`).
+    #[error(
+        "sandbox `{label}`: the database URL {url} {problem}. A {server} URL looks like \
+         {example}{fix}"
+    )]
+    Url {
+        /// The sandbox's label.
+        label: String,
+        /// The URL (its password hidden), and where it came from.
+        url: String,
+        /// What is wrong with it.
+        problem: UrlProblem,
+        /// The sandbox's database ("PostgreSQL").
+        server: &'static str,
+        /// A URL of that database, for the message.
+        example: &'static str,
+        /// Where to put the right one (`"; set DATABASE_URL to one"`), or nothing.
+        fix: String,
+    },
+
+    /// The migrations of a rollback sandbox's database can't be applied, or are broken.
+    #[error("sandbox `{label}`: the migrations of {database}: {problem}.")]
+    Migrate {
+        /// The sandbox's label.
+        label: String,
+        /// The database (its URL, the password hidden).
+        database: String,
+        /// What is wrong, and the fix.
+        #[source]
+        problem: MigrationsProblem,
+    },
+
+    /// A template's migrations failed (SQLite, `TemplateDatabase`).
     #[error("sandbox `{label}`: the migrations failed: {message}")]
     Migrations {
         /// The sandbox's label.

@@ -48,15 +48,21 @@ mod conn;
 mod error;
 mod handle;
 mod hook;
+mod migrations;
+mod reach;
 mod sandbox;
 mod template;
 #[cfg(feature = "postgres")]
 mod template_database;
 mod timeouts;
 mod turns;
+mod url;
 
 pub use backend::{IsolationLevel, SandboxDatabase};
 pub use error::{AllowRefusal, HookKind, SandboxError, SandboxMode, SharedModeRefusal};
+pub use migrations::{MIGRATIONS_WAIT, MigrationsProblem};
+pub use reach::{Unreachable, UnreachableCause};
+pub use url::UrlProblem;
 pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
 pub use sandbox::{
     AllowOptions, Checkin, Checkout, CheckoutOptions, ConnectionHook, DEFAULT_OWNERSHIP_TIMEOUT,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_core::future::BoxFuture;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
 use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
-use sqlx::migrate::Migrate;
+use ownership_runtime::runwide::RunWide;
 use sqlx::migrate::Migrator;
 use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Database, Executor, Pool};
@@ -23,9 +23,12 @@ use crate::conn::{
 use crate::error::{AllowRefusal, HookKind, SandboxError, SandboxMode, SharedModeRefusal};
 use crate::handle::{SandboxPool, settle};
 use crate::hook;
+use crate::migrations::{MIGRATIONS_WAIT, Migrations};
+use crate::reach::{AcquireError, Reach};
 use crate::template;
 use crate::timeouts::Timeouts;
 use crate::turns::Turns;
+use crate::url::{DatabaseUrl, UrlProblem};
 
 /// The default [`CheckoutOptions::ownership_timeout`].
 ///
@@ -370,11 +373,15 @@ enum Checkouts {
 pub(crate) struct State<DB: SandboxDatabase> {
     pub(crate) label: Arc<str>,
     pub(crate) pool: Pool<DB>,
-    url: String,
+    url: DatabaseUrl,
+    /// Whether the server was reached, and the failure to reach it if not.
+    reach: Arc<Reach>,
     pub(crate) owners: Ownership<(), Arc<OwnedConnection<DB>>>,
     checkouts: RwLock<Checkouts>,
     defaults: CheckoutOptions<DB>,
     migrator: Option<&'static Migrator>,
+    /// How long to wait for another process's migrations.
+    migrations_wait: Duration,
     migrated: OnceCell<()>,
     /// Checkouts waiting for a free connection.
     waiting: AtomicUsize,
@@ -389,6 +396,21 @@ pub(crate) struct State<DB: SandboxDatabase> {
     /// The turns of serialized tests (see [`SandboxBuilder::serialize_tests`]); `None`
     /// when tests run at once.
     turns: Option<Turns<DB>>,
+}
+
+impl<DB: SandboxDatabase> Drop for State<DB> {
+    fn drop(&mut self) {
+        // A pooled connection goes back to its pool inside the background runtime, which
+        // a sandbox dropped outside any runtime (a local one, in a plain test) lacks.
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(connection) = spare {
+            release_in_background(connection, false);
+        }
+    }
 }
 
 /// A database sandbox (see the [crate docs](crate)). Cheap to clone: clones share it.
@@ -479,11 +501,12 @@ impl<DB: SandboxDatabase> fmt::Debug for Sandbox<DB> {
 /// ```
 pub struct SandboxBuilder<DB: SandboxDatabase> {
     label: String,
-    url: String,
+    url: DatabaseUrl,
     options: PoolOptions<DB>,
     checkouts: Checkouts,
     defaults: CheckoutOptions<DB>,
     migrator: Option<&'static Migrator>,
+    migrations_wait: Duration,
     serialize: bool,
 }
 
@@ -559,12 +582,16 @@ where
     ///   (under nextest, whose `NEXTEST_RUN_ID` names the run: see
     ///   [`RunWide::note_done`](ownership_runtime::runwide::RunWide::note_done));
     /// - else it reads the migrations table on the connection its first checkout then
-    ///   takes, and if every migration is applied, unchanged, it is done;
-    /// - else it applies them under a run-wide lock (on PostgreSQL an advisory lock, so
-    ///   machines sharing the server take turns too).
+    ///   takes, and if every migration is applied, unchanged and finished, it is done;
+    /// - else it applies them on a connection of its own, under a lock on the server named
+    ///   after the database and the migrations table (so other sandboxes, binaries,
+    ///   checkouts and machines on the same database take turns), waiting at most
+    ///   [`migrations_wait`](SandboxBuilder::migrations_wait).
     ///
-    /// So a database reset in the middle of a nextest run is not migrated again until
-    /// the next run.
+    /// A migration marked unfinished (it failed half-way on MySQL/MariaDB, which commit
+    /// DDL as they go) or changed since it was applied fails the checkout, naming the
+    /// migration and the fix. A database reset in the middle of a nextest run is not
+    /// migrated again until the next run.
     ///
     /// ```no_run
     /// use sandbox_sqlx::Sandbox;
@@ -579,6 +606,28 @@ where
     /// ```
     pub fn migrations(mut self, migrator: &'static Migrator) -> Self {
         self.migrator = Some(migrator);
+        self
+    }
+
+    /// How long a process waits for another one's migrations of the same database
+    /// ([`MIGRATIONS_WAIT`], 10 minutes, unless set) before failing with
+    /// [`MigrationsProblem::LockTimeout`](crate::MigrationsProblem::LockTimeout), which
+    /// names the holder.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::Postgres;
+    ///
+    /// // A suite whose migrations take seconds: a minute's wait means something hangs.
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .migrations_wait(Duration::from_secs(60))
+    ///     .build()?;
+    /// # let _ = sandbox;
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
+    pub fn migrations_wait(mut self, wait: Duration) -> Self {
+        self.migrations_wait = wait;
         self
     }
 
@@ -667,7 +716,9 @@ where
     ///
     /// # Errors
     ///
-    /// When the URL can't be parsed, or the background runtime can't start.
+    /// [`SandboxError::Url`] when the URL doesn't fit the database (its scheme is
+    /// another database's, or missing: `postgresql:/x`), can't be parsed, or comes from an
+    /// environment variable that is not set; when the background runtime can't start.
     ///
     /// ```
     /// use sandbox_sqlx::{Sandbox, SandboxError};
@@ -677,12 +728,21 @@ where
     ///     .build()?;
     /// assert_eq!(sandbox.pool().inner().size(), 0); // no connection opened yet
     ///
-    /// let typo = Sandbox::<Postgres>::builder("typo-db", "not a url").build();
-    /// assert!(matches!(typo, Err(SandboxError::Database { .. })));
+    /// let typo = Sandbox::<Postgres>::builder("typo-db", "mysql://root@127.0.0.1/test").build();
+    /// assert!(matches!(typo, Err(SandboxError::Url { .. })));
     /// # Ok::<(), SandboxError>(())
     /// ```
     pub fn build(self) -> Result<Sandbox<DB>, SandboxError> {
         let label: Arc<str> = self.label.into();
+        let refused = |problem| SandboxError::Url {
+            label: label.to_string(),
+            url: self.url.shown(),
+            problem,
+            server: DB::SERVER,
+            example: DB::URL_EXAMPLE,
+            fix: format!("; set {} to one", self.url.variable_to_set()),
+        };
+        self.url.check(DB::URL_SCHEMES).map_err(refused)?;
         let runtime =
             ownership_runtime::background::handle().map_err(|message| SandboxError::Runtime {
                 label: label.to_string(),
@@ -692,25 +752,27 @@ where
         // which outlives every test's.
         let pool = {
             let _entered = runtime.enter();
-            self.options.connect_lazy(&self.url)
+            self.options.connect_lazy(self.url.as_str())
         }
-        .map_err(|source| SandboxError::Database {
-            label: label.to_string(),
-            context: "the database URL is not valid",
-            source,
+        .map_err(|source| {
+            refused(UrlProblem::Unparsable {
+                reason: source.to_string(),
+            })
         })?;
         let copies = pool.options().get_max_connections() as usize;
         let turns = self
             .serialize
-            .then(|| Turns::of_database(label.clone(), &self.url));
+            .then(|| Turns::of_database(label.clone(), self.url.as_str()));
         let state = Arc::new(State {
             label: label.clone(),
             pool,
             url: self.url,
+            reach: Arc::default(),
             owners: Ownership::new(),
             checkouts: RwLock::new(self.checkouts),
             defaults: self.defaults,
             migrator: self.migrator,
+            migrations_wait: self.migrations_wait,
             migrated: OnceCell::new(),
             waiting: AtomicUsize::new(0),
             timeouts: Timeouts::new(),
@@ -743,15 +805,36 @@ where
     pub fn builder(label: impl Into<String>, url: impl Into<String>) -> SandboxBuilder<DB> {
         SandboxBuilder {
             label: label.into(),
-            url: url.into(),
+            url: DatabaseUrl::given(url.into()),
             options: PoolOptions::new()
                 .max_connections(10)
                 .test_before_acquire(false),
             checkouts: Checkouts::Manual,
             defaults: CheckoutOptions::default(),
             migrator: None,
+            migrations_wait: MIGRATIONS_WAIT,
             serialize: DB::SERIALIZE_TESTS,
         }
+    }
+
+    /// Starts building a sandbox labelled `label` on the database whose URL is in the
+    /// environment variable `variable` (`DATABASE_URL`, as sqlx's tools read it). The
+    /// variable is named in the errors about the URL and the server, so that the fix
+    /// says what to change. An unset variable fails `build()`.
+    ///
+    /// ```
+    /// use sandbox_sqlx::{Sandbox, SandboxError, UrlProblem};
+    /// use sqlx::Postgres;
+    ///
+    /// let unset = Sandbox::<Postgres>::from_env("app-db", "NO_SUCH_DATABASE_URL").build();
+    /// let Err(error) = unset else { panic!("the variable is not set") };
+    /// assert!(matches!(error, SandboxError::Url { problem: UrlProblem::VariableNotSet, .. }));
+    /// assert!(error.to_string().contains("set NO_SUCH_DATABASE_URL to one"));
+    /// ```
+    pub fn from_env(label: impl Into<String>, variable: impl Into<String>) -> SandboxBuilder<DB> {
+        let mut builder = Sandbox::builder(label, String::new());
+        builder.url = DatabaseUrl::from_variable(variable.into());
+        builder
     }
 
     /// The handle app code queries through (see [`SandboxPool`]).
@@ -1106,54 +1189,42 @@ where
             .get_or_try_init(|| async move {
                 let label = state.label.to_string();
                 let runtime = background(&label)?;
-                let (pool, migrator) = (state.pool.clone(), state.migrator);
-                let template = template::template_file(&state.url);
-                let run_wide = DB::run_wide(&state.url);
-                let (url, spare) = (state.url.clone(), state.spare.clone());
-                let migrate = runtime.spawn(async move {
-                    if DB::PER_TEST_DATABASE {
-                        let name = format!("sandbox-sqlx template {}", template.display());
-                        return run_wide
-                            .once(&name, || {
-                                template::build_template::<DB>(&template, migrator)
-                            })
-                            .await
-                            .map(|_| ())
-                            .map_err(|error| error.to_string());
-                    }
+                let migrator = state.migrator;
+                if !DB::PER_TEST_DATABASE {
                     let Some(migrator) = migrator else {
                         return Ok(());
                     };
-                    // Under nextest, an earlier process of this run has usually seen them
-                    // all applied, and noted so on this machine: no round trip.
-                    let name = migrations_setup_name(&label, &url, migrator);
-                    if run_wide.noted_done(&name) {
-                        return Ok(());
-                    }
-                    // Usually every migration is in already (a previous run, another process
-                    // of this one): seen on a connection the first checkout then takes,
-                    // with no run-wide lock (on PostgreSQL, a connection of its own).
-                    if let Ok(mut connection) = pool.acquire().await
-                        && all_applied(&mut connection, migrator).await
-                    {
-                        *spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
-                        let _ = run_wide.note_done(&name);
-                        return Ok(());
-                    }
-                    run_wide
-                        .once(&name, || async move { migrator.run(&pool).await })
+                    let migrations = Migrations {
+                        label: state.label.clone(),
+                        pool: state.pool.clone(),
+                        url: state.url.clone(),
+                        migrator,
+                        wait: state.migrations_wait,
+                        reach: state.reach.clone(),
+                        spare: state.spare.clone(),
+                    };
+                    return match runtime.spawn(migrations.ensure_applied()).await {
+                        Ok(outcome) => outcome,
+                        Err(error) => Err(SandboxError::Runtime {
+                            label,
+                            message: format!("the migrations task failed: {error}"),
+                        }),
+                    };
+                }
+                let template = template::template_file(state.url.as_str());
+                let made = runtime.spawn(async move {
+                    let name = format!("sandbox-sqlx template {}", template.display());
+                    RunWide::file()
+                        .once(&name, || template::build_template::<DB>(&template, migrator))
                         .await
                         .map(|_| ())
                         .map_err(|error| error.to_string())
                 });
-                match migrate.await {
+                match made.await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(message)) => Err(SandboxError::Migrations {
-                        label: state.label.to_string(),
-                        message,
-                    }),
+                    Ok(Err(message)) => Err(SandboxError::Migrations { label, message }),
                     Err(error) => Err(SandboxError::Migrations {
-                        label: state.label.to_string(),
+                        label,
                         message: error.to_string(),
                     }),
                 }
@@ -1176,6 +1247,12 @@ where
                 actor,
             });
         }
+        if let Some(failure) = self.reach.failure() {
+            return Err(SandboxError::Unreachable {
+                label: self.label.to_string(),
+                failure,
+            });
+        }
         self.migrate().await?;
         let label = self.label.to_string();
         let runtime = background(&label)?;
@@ -1184,7 +1261,7 @@ where
         let started = Instant::now();
         let isolation = options.isolation;
         let sandboxed = options.sandboxed;
-        let template = template::template_file(&self.url);
+        let template = template::template_file(self.url.as_str());
         let (copies, wait) = (
             self.copies.clone(),
             self.pool.options().get_acquire_timeout(),
@@ -1194,24 +1271,29 @@ where
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let (reach, url) = (self.reach.clone(), self.url.clone());
         let opened = driven
             .run(runtime, async move {
                 if DB::PER_TEST_DATABASE {
-                    let (connection, database) =
-                        template::open_copy::<DB>(&template, copies, wait).await?;
+                    let (connection, database) = template::open_copy::<DB>(&template, copies, wait)
+                        .await
+                        .map_err(AcquireError::Pool)?;
                     return Ok((connection, Some(database)));
                 }
                 let connection = match spare {
                     Some(connection) => connection,
-                    None => pool.acquire().await?,
+                    None => reach.acquire(&pool, &url).await?,
                 };
-                Ok::<_, sqlx::Error>((connection, None))
+                Ok::<_, AcquireError>((connection, None))
             })
             .await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let (connection, database) = match opened {
             Ok(Ok(opened)) => opened,
-            Ok(Err(sqlx::Error::PoolTimedOut)) => {
+            Ok(Err(AcquireError::Unreachable(failure))) => {
+                return Err(SandboxError::Unreachable { label, failure });
+            }
+            Ok(Err(AcquireError::Pool(sqlx::Error::PoolTimedOut))) => {
                 return Err(SandboxError::PoolExhausted {
                     label,
                     max_connections: self.pool.options().get_max_connections(),
@@ -1219,7 +1301,7 @@ where
                     waited: started.elapsed(),
                 });
             }
-            Ok(Err(source)) => {
+            Ok(Err(AcquireError::Pool(source))) => {
                 return Err(SandboxError::Database {
                     label,
                     context: "could not check out a connection",
@@ -1402,49 +1484,6 @@ where
             }),
         }
     }
-}
-
-/// The run-wide name of applying `migrator` to the database at `url`: the sandbox's
-/// label, and a hash of the URL and the migrations (the name may end up in a file name,
-/// and a URL may hold a password), so that another database, or other migrations under
-/// the same label, are never taken for done.
-fn migrations_setup_name(label: &str, url: &str, migrator: &Migrator) -> String {
-    use std::fmt::Write as _;
-    let mut identity = format!("{url}\n{}", migrator.table_name);
-    for migration in migrator.iter() {
-        let _ = write!(
-            identity,
-            "\n{} {:?}",
-            migration.version, &*migration.checksum
-        );
-    }
-    format!(
-        "sandbox-sqlx migrations of {label} ({:016x})",
-        ownership_runtime::runwide::stable_hash(&identity)
-    )
-}
-
-/// Whether every migration of `migrator` is applied, unchanged, on the connection's
-/// database (`false` also when that can't be told: the migrator then sees to it).
-async fn all_applied<DB: SandboxDatabase>(
-    connection: &mut PoolConnection<DB>,
-    migrator: &Migrator,
-) -> bool {
-    // `table_name` is public for `migrate!` (and `dangerous_set_table_name` sets it).
-    let Ok(applied) = connection
-        .list_applied_migrations(&migrator.table_name)
-        .await
-    else {
-        return false;
-    };
-    let applied: std::collections::HashMap<i64, &[u8]> = applied
-        .iter()
-        .map(|migration| (migration.version, &*migration.checksum))
-        .collect();
-    migrator
-        .iter()
-        .filter(|migration| !migration.migration_type.is_down_migration())
-        .all(|migration| applied.get(&migration.version) == Some(&&*migration.checksum))
 }
 
 /// Runs a post-checkout hook on a new connection: begins the sandbox's transaction (the
