@@ -374,12 +374,13 @@ impl SandboxDatabase for sqlx::MySql {
         wait: Duration,
     ) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
         Box::pin(async move {
-            let taken: Option<i64> =
-                sqlx::query_scalar(AssertSqlSafe(format!("SELECT GET_LOCK({MYSQL_MIGRATIONS_LOCK}, ?)")))
-                    .bind(table)
-                    .bind(wait.as_secs().max(1))
-                    .fetch_one(&mut *connection)
-                    .await?;
+            let taken: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT GET_LOCK({MYSQL_MIGRATIONS_LOCK}, ?)"
+            )))
+            .bind(table)
+            .bind(wait.as_secs().max(1))
+            .fetch_one(&mut *connection)
+            .await?;
             match taken {
                 Some(1) => Ok(true),
                 Some(_) => Ok(false),

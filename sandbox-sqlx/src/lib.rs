@@ -60,13 +60,13 @@ mod url;
 
 pub use backend::{IsolationLevel, SandboxDatabase};
 pub use error::{AllowRefusal, HookKind, SandboxError, SandboxMode, SharedModeRefusal};
+pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
 pub use migrations::{MIGRATIONS_WAIT, MigrationsProblem};
 pub use reach::{Unreachable, UnreachableCause};
-pub use url::UrlProblem;
-pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
 pub use sandbox::{
     AllowOptions, Checkin, Checkout, CheckoutOptions, ConnectionHook, DEFAULT_OWNERSHIP_TIMEOUT,
     Sandbox, SandboxBuilder,
 };
 #[cfg(feature = "postgres")]
 pub use template_database::TemplateDatabase;
+pub use url::UrlProblem;

@@ -166,7 +166,9 @@ impl<DB: SandboxDatabase> Migrations<DB> {
         let applied = self.applied(&mut connection).await;
         *self.spare.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
         if !matches!(applied, Applied::All) {
-            self.apply_locked().await.map_err(|problem| self.failed(problem))?;
+            self.apply_locked()
+                .await
+                .map_err(|problem| self.failed(problem))?;
         }
         // A note that can't be written costs later processes a check, nothing more.
         let _ = notes.note_done(&name);
@@ -239,7 +241,10 @@ impl<DB: SandboxDatabase> Migrations<DB> {
         };
         let mut missing = false;
         for migration in self.up_migrations() {
-            match applied.iter().find(|done| done.version == migration.version) {
+            match applied
+                .iter()
+                .find(|done| done.version == migration.version)
+            {
                 Some(done) if done.checksum != migration.checksum => {
                     return Applied::Changed(migration.version);
                 }

@@ -75,9 +75,9 @@ impl UnreachableCause {
             UnreachableCause::Authentication => format!(
                 "Give {variable} a user (and password) the server accepts, or create that user"
             ),
-            UnreachableCause::UnknownDatabase => format!(
-                "Create the database on the server, or name one that exists in {variable}"
-            ),
+            UnreachableCause::UnknownDatabase => {
+                format!("Create the database on the server, or name one that exists in {variable}")
+            }
             UnreachableCause::Other => format!("Check {variable} and the server"),
         }
     }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
-use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
 use ownership_runtime::runwide::RunWide;
+use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
 use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Database, Executor, Pool};
@@ -382,6 +382,8 @@ pub(crate) struct State<DB: SandboxDatabase> {
     migrator: Option<&'static Migrator>,
     /// How long to wait for another process's migrations.
     migrations_wait: Duration,
+    /// Whether tests that name the sandbox are skipped when its server can't be reached.
+    skip_if_unreachable: bool,
     migrated: OnceCell<()>,
     /// Checkouts waiting for a free connection.
     waiting: AtomicUsize,
@@ -508,6 +510,7 @@ pub struct SandboxBuilder<DB: SandboxDatabase> {
     migrator: Option<&'static Migrator>,
     migrations_wait: Duration,
     serialize: bool,
+    skip_if_unreachable: bool,
 }
 
 impl<DB: SandboxDatabase> SandboxBuilder<DB>
@@ -628,6 +631,42 @@ where
     /// ```
     pub fn migrations_wait(mut self, wait: Duration) -> Self {
         self.migrations_wait = wait;
+        self
+    }
+
+    /// Skips the tests that name this sandbox (`#[owned_test(sandbox = DB)]`) when its
+    /// server can't be reached, instead of failing them: each such test passes without
+    /// running its body, says `skipped <test>: <why>` on standard error, and the test
+    /// binary sums the skips up in one line when it exits. Under `CI=true` they fail, with
+    /// the same message: in CI every server must be up. Off by default.
+    ///
+    /// For suites that developers run with or without a database at hand; tests that only
+    /// query the sandbox in their body (auto mode, no `sandbox = DB`) are not skipped.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{TestConfig, TestResource, run_async};
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::Postgres;
+    /// use std::sync::LazyLock;
+    ///
+    /// // No server listens on port 1.
+    /// static DB: LazyLock<Sandbox<Postgres>> = LazyLock::new(|| {
+    ///     Sandbox::builder("app-db", "postgres://root@127.0.0.1:1/test")
+    ///         .skip_if_unreachable(true)
+    ///         .build()
+    ///         .unwrap()
+    /// });
+    /// static NAMED: [&dyn TestResource; 1] = [&DB];
+    /// # if std::env::var("CI").as_deref() != Ok("true") {
+    /// // What `#[owned_test(sandbox = DB)]` runs: skipped, so it passes.
+    /// run_async(TestConfig::new("docs::places_an_order").resources(&NAMED), || async {
+    ///     let ran = true;
+    ///     assert!(!ran, "the body doesn't run");
+    /// });
+    /// # }
+    /// ```
+    pub fn skip_if_unreachable(mut self, skip: bool) -> Self {
+        self.skip_if_unreachable = skip;
         self
     }
 
@@ -773,6 +812,7 @@ where
             defaults: self.defaults,
             migrator: self.migrator,
             migrations_wait: self.migrations_wait,
+            skip_if_unreachable: self.skip_if_unreachable,
             migrated: OnceCell::new(),
             waiting: AtomicUsize::new(0),
             timeouts: Timeouts::new(),
@@ -814,6 +854,7 @@ where
             migrator: None,
             migrations_wait: MIGRATIONS_WAIT,
             serialize: DB::SERIALIZE_TESTS,
+            skip_if_unreachable: false,
         }
     }
 
@@ -1126,15 +1167,28 @@ where
     }
 
     /// Checks a connection out for the test (`#[owned_test(sandbox = DB)]`); the
-    /// sandbox's harness hook checks it in after the test.
+    /// sandbox's harness hook checks it in after the test. A server that can't be reached
+    /// skips the test if the sandbox was built with
+    /// [`skip_if_unreachable`](SandboxBuilder::skip_if_unreachable).
     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
-        let runtime =
-            background(&self.state.label).map_err(|error| Failure::new(error.to_string()))?;
+        // The report names the resource: the error need not name the sandbox again.
+        let failure = |error: SandboxError| {
+            let message = error.to_string();
+            let prefix = format!("{}: ", self.name());
+            let message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
+            match error {
+                SandboxError::Unreachable { .. } if self.state.skip_if_unreachable => {
+                    Failure::unavailable(message)
+                }
+                _ => Failure::new(message),
+            }
+        };
+        let runtime = background(&self.state.label).map_err(failure)?;
         // The harness's thread waits here anyway: drive the checkout on it.
         runtime
             .block_on(self.checkout_driven(test.actor(), self.state.defaults(), Driven::Here))
             .map(|_| ())
-            .map_err(|error| Failure::new(error.to_string()))
+            .map_err(failure)
     }
 }
 
@@ -1215,7 +1269,9 @@ where
                 let made = runtime.spawn(async move {
                     let name = format!("sandbox-sqlx template {}", template.display());
                     RunWide::file()
-                        .once(&name, || template::build_template::<DB>(&template, migrator))
+                        .once(&name, || {
+                            template::build_template::<DB>(&template, migrator)
+                        })
                         .await
                         .map(|_| ())
                         .map_err(|error| error.to_string())

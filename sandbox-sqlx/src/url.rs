@@ -154,13 +154,17 @@ mod tests {
             url("postgres://app:s3cr@t@db:5432/app?sslmode=disable"),
             "postgres://app:***@db:5432/app?sslmode=disable"
         );
-        assert_eq!(url("mysql://root@127.0.0.1/test"), "mysql://root@127.0.0.1/test");
+        assert_eq!(
+            url("mysql://root@127.0.0.1/test"),
+            "mysql://root@127.0.0.1/test"
+        );
         assert_eq!(url("sqlite://target/app.db"), "sqlite://target/app.db");
     }
 
     #[test]
     fn a_scheme_must_fit_the_database() {
-        let check = |text: &str, schemes: &[&str]| DatabaseUrl::given(text.to_owned()).check(schemes);
+        let check =
+            |text: &str, schemes: &[&str]| DatabaseUrl::given(text.to_owned()).check(schemes);
         let postgres = ["postgres", "postgresql"];
         assert_eq!(check("postgres://root@db/test", &postgres), Ok(()));
         assert_eq!(check("PostgreSQL://root@db/test", &postgres), Ok(()));
@@ -168,7 +172,10 @@ mod tests {
         assert_eq!(check("db/test", &postgres), Err(UrlProblem::NoScheme));
         for other in ["foo://x", "mysql://root@db/test"] {
             assert!(
-                matches!(check(other, &postgres), Err(UrlProblem::OtherDatabase { .. })),
+                matches!(
+                    check(other, &postgres),
+                    Err(UrlProblem::OtherDatabase { .. })
+                ),
                 "{other}"
             );
         }

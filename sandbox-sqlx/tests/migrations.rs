@@ -41,10 +41,7 @@ where
 {
     runtime().block_on(async {
         let mut connection = C::connect(url).await.unwrap();
-        (&mut connection)
-            .execute(AssertSqlSafe(sql))
-            .await
-            .unwrap();
+        (&mut connection).execute(AssertSqlSafe(sql)).await.unwrap();
     });
 }
 
@@ -163,7 +160,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// `url` with its database replaced by `database`.
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let slash = base.rfind('/').expect("a database in the URL");
     let query = query.map(|query| format!("?{query}")).unwrap_or_default();
     format!("{}/{database}{query}", &base[..slash])
@@ -373,7 +372,10 @@ fn a_migration_that_failed_half_way_fails_every_later_checkout_naming_it() {
     for label in ["second", "third"] {
         let (problem, message) = problem_of(checkout_error(&database.sandbox(label, broken)));
         assert!(
-            matches!(problem, MigrationsProblem::PartiallyApplied { version: 2, .. }),
+            matches!(
+                problem,
+                MigrationsProblem::PartiallyApplied { version: 2, .. }
+            ),
             "{message}"
         );
         for expected in [
@@ -401,7 +403,11 @@ where
         matches!(problem, MigrationsProblem::Changed { version: 1, .. }),
         "{message}"
     );
-    for expected in ["migration 1 (step 1) was changed", "Restore the migration", "recreate it"] {
+    for expected in [
+        "migration 1 (step 1) was changed",
+        "Restore the migration",
+        "recreate it",
+    ] {
         assert!(message.contains(expected), "{expected:?} in {message}");
     }
 }
@@ -454,7 +460,10 @@ fn a_failed_migration_leaves_no_lock_behind() {
         .await
         .unwrap()
     });
-    assert_eq!(held, 0, "a session still holds an advisory lock on the database");
+    assert_eq!(
+        held, 0,
+        "a session still holds an advisory lock on the database"
+    );
 }
 
 // ---- Bounded waits ----
@@ -472,7 +481,9 @@ fn a_wait_for_another_process_is_bounded_and_names_the_holder<S: Server>(
     let url = database.url.clone();
     let held = runtime();
     let holding = held.block_on(async {
-        let mut connection = <S::DB as Database>::Connection::connect(&url).await.unwrap();
+        let mut connection = <S::DB as Database>::Connection::connect(&url)
+            .await
+            .unwrap();
         sqlx::raw_sql(AssertSqlSafe(hold.replace("{table}", TABLE)))
             .execute(&mut connection)
             .await
@@ -493,12 +504,17 @@ fn a_wait_for_another_process_is_bounded_and_names_the_holder<S: Server>(
         assert!(message.contains(expected), "{expected:?} in {message}");
     }
     held.block_on(async { holding.close().await.unwrap() });
-    assert!(checkout_error(&sandbox).is_none(), "migrates once the lock is free");
+    assert!(
+        checkout_error(&sandbox).is_none(),
+        "migrates once the lock is free"
+    );
 }
 
 #[test]
 fn postgres_a_wait_for_another_process_is_bounded_and_names_the_holder() {
-    if Pg::available("migrations::postgres_a_wait_for_another_process_is_bounded_and_names_the_holder") {
+    if Pg::available(
+        "migrations::postgres_a_wait_for_another_process_is_bounded_and_names_the_holder",
+    ) {
         a_wait_for_another_process_is_bounded_and_names_the_holder::<Pg>(
             "SELECT set_config('application_name', 'the-migrating-holder', false); \
              SELECT pg_advisory_lock(hashtextextended(\
@@ -510,7 +526,8 @@ fn postgres_a_wait_for_another_process_is_bounded_and_names_the_holder() {
 
 #[test]
 fn mysql_a_wait_for_another_process_is_bounded_and_names_the_holder() {
-    if My::available("migrations::mysql_a_wait_for_another_process_is_bounded_and_names_the_holder") {
+    if My::available("migrations::mysql_a_wait_for_another_process_is_bounded_and_names_the_holder")
+    {
         a_wait_for_another_process_is_bounded_and_names_the_holder::<My>(
             "DO GET_LOCK(CONCAT('sandbox-sqlx migrations ', MD5(CONCAT(DATABASE(), ' in ', '{table}'))), 1)",
             "server connection",

@@ -10,9 +10,20 @@ use std::process::Command;
 ///
 /// If the binary can't be started.
 pub fn run_this_binary(args: &[&str]) -> (bool, String) {
+    run_this_binary_with(args, &[])
+}
+
+/// [`run_this_binary`], with environment variables set for the run (a test can't set
+/// them in its own process: that is `unsafe`).
+///
+/// # Panics
+///
+/// If the binary can't be started.
+pub fn run_this_binary_with(args: &[&str], variables: &[(&str, &str)]) -> (bool, String) {
     let executable = std::env::current_exe().expect("the test binary's path");
     let output = Command::new(executable)
         .args(args)
+        .envs(variables.iter().copied())
         .output()
         .expect("the test binary starts again");
     let printed = format!(

@@ -39,6 +39,7 @@ mod hooks;
 mod panics;
 mod report;
 mod shared;
+mod skip;
 
 use std::fmt;
 use std::future::Future;
@@ -318,6 +319,14 @@ impl TestRun {
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| resource.before_test(&context)));
             let message = match outcome {
                 Ok(Ok(())) => continue,
+                Ok(Err(failure)) if failure.is_unavailable() => {
+                    let reason = format!("{}: {}", resource.name(), failure.message());
+                    self.ready = false;
+                    match skip::skip(self.config.name, &reason) {
+                        Ok(()) => break,
+                        Err(message) => message,
+                    }
+                }
                 Ok(Err(failure)) => failure.message().to_owned(),
                 Err(payload) => format!("panicked: {}", panics::payload_message(&*payload)),
             };
