@@ -240,14 +240,10 @@ where
 
 /// The migrations problem of a checkout that must fail with one.
 fn problem_of(error: Option<SandboxError>) -> (MigrationsProblem, String) {
+    let error = error.expect("the checkout fails");
+    let message = error.to_string();
     match error {
-        Some(error @ SandboxError::Migrate { .. }) => {
-            let message = error.to_string();
-            let SandboxError::Migrate { problem, .. } = error else {
-                unreachable!()
-            };
-            (problem, message)
-        }
+        SandboxError::Migrate { problem, .. } => (problem, message),
         other => panic!("expected a migrations problem, got {other:?}"),
     }
 }

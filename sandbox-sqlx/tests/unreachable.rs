@@ -27,14 +27,10 @@ where
 }
 
 fn unreachable_of(outcome: Result<(), SandboxError>) -> (Arc<sandbox_sqlx::Unreachable>, String) {
-    match outcome {
-        Err(error @ SandboxError::Unreachable { .. }) => {
-            let message = error.to_string();
-            let SandboxError::Unreachable { failure, .. } = error else {
-                unreachable!()
-            };
-            (failure, message)
-        }
+    let error = outcome.expect_err("the checkout fails");
+    let message = error.to_string();
+    match error {
+        SandboxError::Unreachable { failure, .. } => (failure, message),
         other => panic!("expected an unreachable server, got {other:?}"),
     }
 }
@@ -209,15 +205,15 @@ fn a_url_from_a_variable_names_the_variable() {
 /// "unexpected message: CopyData").
 #[test]
 fn build_refuses_a_url_of_another_database_or_none() {
-    let problem_of = |url: &str| match Sandbox::<Postgres>::builder("typo-db", url).build() {
-        Err(error @ SandboxError::Url { .. }) => {
-            let message = error.to_string();
-            let SandboxError::Url { problem, .. } = error else {
-                unreachable!()
-            };
-            (problem, message)
+    let problem_of = |url: &str| {
+        let error = Sandbox::<Postgres>::builder("typo-db", url)
+            .build()
+            .unwrap_err();
+        let message = error.to_string();
+        match error {
+            SandboxError::Url { problem, .. } => (problem, message),
+            other => panic!("{url}: {other:?}"),
         }
-        other => panic!("{url} was accepted: {other:?}"),
     };
     let (problem, message) = problem_of("foo://root@127.0.0.1/test");
     assert!(
