@@ -48,6 +48,7 @@ mod conn;
 mod error;
 mod handle;
 mod hook;
+mod leftovers;
 mod sandbox;
 mod template;
 #[cfg(feature = "postgres")]
