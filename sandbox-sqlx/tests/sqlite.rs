@@ -470,9 +470,7 @@ fn runs_in_other_pid_namespaces_keep_their_copies() {
     );
     holding.tell(HOLDING, "copy");
     assert_eq!(holding.wait_for(HOLDING, "copied"), "ok");
-    holding.tell(HOLDING, "finish");
-    assert_eq!(holding.wait_for(HOLDING, "still"), "ok");
-    holding.finish();
+    holding.let_go(HOLDING);
     assert_eq!(folder.others(), Vec::<String>::new());
 }
 
@@ -514,9 +512,7 @@ fn a_template_being_made_by_another_run_never_replaces_a_complete_one_early() {
     );
     assert!(swept, "{dead} was not swept");
     assert!(exists(&held), "{held}, in use, was deleted");
-    holding.tell(HOLDING, "finish");
-    assert_eq!(holding.wait_for(HOLDING, "still"), "ok");
-    holding.finish();
+    holding.let_go(HOLDING);
     assert_eq!(folder.others(), Vec::<String>::new());
 }
 

@@ -430,9 +430,7 @@ fn runs_in_other_pid_namespaces_keep_their_databases_and_the_template() {
 
     holding.tell(HOLDING, "clone");
     assert_eq!(holding.wait_for(HOLDING, "cloned"), "ok");
-    holding.tell(HOLDING, "finish");
-    assert_eq!(holding.wait_for(HOLDING, "still"), "ok");
-    holding.finish();
+    holding.let_go(HOLDING);
 }
 
 /// The first run that needs the template builds it under a name of its own and renames
@@ -518,9 +516,7 @@ fn a_concurrent_run_neither_rebuilds_the_template_nor_drops_live_databases() {
     assert_eq!(shared.templates(), template);
     assert!(shared.exists(&held), "{held}, in use, was dropped");
     assert!(!shared.exists(&dead), "{dead} was not swept");
-    holding.tell(HOLDING, "finish");
-    assert_eq!(holding.wait_for(HOLDING, "still"), "ok");
-    holding.finish();
+    holding.let_go(HOLDING);
 }
 
 /// A sweep drops only names it can parse, of its own host: an earlier version's name,

@@ -242,6 +242,20 @@ impl Run {
         write_atomically(&command_file(&self.dir, fixture, command), "");
     }
 
+    /// Lets a fixture that holds something (a database, a file) go: tells it to
+    /// `finish`, checks that it then reports `still` as `ok` (what it held still works),
+    /// and waits for the run to end ([`Run::finish`]).
+    ///
+    /// # Panics
+    ///
+    /// If it reports anything else, or the run fails.
+    pub fn let_go(mut self, fixture: &str) -> String {
+        self.tell(fixture, "finish");
+        let still = self.wait_for(fixture, "still");
+        assert_eq!(still, "ok", "{fixture}, let go: {still}");
+        self.finish()
+    }
+
     /// Waits for the run to end, and returns what it printed.
     ///
     /// # Panics
