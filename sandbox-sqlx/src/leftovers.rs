@@ -180,6 +180,7 @@ pub(crate) fn fresh_name(kind: &str, separator: char) -> String {
 }
 
 /// Whether `name` is one of [`fresh_name`]'s of one of `kinds`, whoever made it.
+#[cfg(any(feature = "postgres", test))]
 pub(crate) fn is_made_name(name: &str, kinds: &[&str], separator: char) -> bool {
     parse(name, kinds, separator).is_some()
 }
