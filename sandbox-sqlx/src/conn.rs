@@ -13,7 +13,7 @@ use tokio::sync::OwnedMutexGuard;
 use crate::backend::{IsolationLevel, SandboxDatabase};
 use crate::error::SandboxError;
 use crate::sandbox::ConnectionHook;
-use crate::template::TestDatabase;
+use crate::template::TestCopy;
 use crate::turns::{TakeTurn, TurnGuard};
 
 /// Who holds a connection across statements (a transaction, an acquired connection), to
@@ -130,7 +130,7 @@ pub(crate) struct OwnedConnection<DB: Database> {
     /// Held across statements by a transaction or an acquired connection.
     holder: Arc<Mutex<Option<Holder>>>,
     /// The test's own database, for backends that copy a template per test.
-    pub(crate) database: Mutex<Option<TestDatabase<DB>>>,
+    pub(crate) database: Mutex<Option<TestCopy<DB>>>,
     /// Runs on the connection at checkin, before the rollback.
     pub(crate) pre_checkin: Option<ConnectionHook<DB>>,
 }
@@ -268,7 +268,7 @@ impl Drop for HeldBy {
 
 impl<DB: Database> OwnedConnection<DB> {
     /// Takes the test's own database out, to discard it.
-    pub(crate) fn take_database(&self) -> Option<TestDatabase<DB>> {
+    pub(crate) fn take_database(&self) -> Option<TestCopy<DB>> {
         self.database
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

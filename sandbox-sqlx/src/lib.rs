@@ -40,6 +40,20 @@
 //! server) by a per-test copy of a migrated template database. For apps that hold a
 //! concrete `PgPool`, [`TemplateDatabase`] gives each test a PostgreSQL database of its
 //! own, made from a migrated template.
+//!
+//! ## Runs that share a server or a folder
+//!
+//! CI machines, containers and checkouts may share one PostgreSQL server or one SQLite
+//! folder. What a run makes there (`TemplateDatabase`'s per-test databases and
+//! templates, SQLite's copies and templates) is named after its maker: a host identity
+//! (a hash of the machine's boot id and the pid namespace, so two containers of one
+//! machine are two hosts), the process id and its start time. Sweeps of leftovers remove
+//! only what a process of their own host left when it died, as `/proc` tells; where it
+//! can't (no `/proc`, as on macOS; a `/proc` of another pid namespace) they remove
+//! nothing. A template is built aside under a fresh name and renamed into place, never
+//! deleted or rebuilt where another run may be copying it. See [`TemplateDatabase`] for
+//! what stays on a shared server, and
+//! [`TemplateDatabase::sweep_all`] for removing it.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
@@ -48,6 +62,7 @@ mod conn;
 mod error;
 mod handle;
 mod hook;
+mod leftovers;
 mod migrations;
 mod reach;
 mod sandbox;

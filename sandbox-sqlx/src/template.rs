@@ -2,32 +2,45 @@
 //! gives every test its own database without a server.
 //!
 //! The template is made once per test run (under a run-wide file lock, so nextest's
-//! processes agree): created empty, migrated, and closed. Each checkout copies it to a
-//! file of its own; checkin closes and deletes the copy. Copies left by a crashed run (a
-//! process id that no longer runs) are swept when the next run makes its template.
+//! processes agree), aside, under a fresh name in the template's folder: created empty,
+//! migrated, closed, then renamed over the template's path. The rename is atomic, so the
+//! path always holds a complete template, and another run copying the template meanwhile
+//! (another checkout on this machine, a container sharing the folder) reads the one it
+//! opened to the end. Each checkout copies it to a file of its own; checkin closes and
+//! deletes the copy.
+//!
+//! Copies and templates being built are named after the process that made them (see
+//! the `leftovers` module): `<stem>.test-<host>-<pid>-<started>-<n>.db` and
+//! `<stem>.build-...`. Making the template first sweeps those that a process of this host
+//! left when it died; another host's, a running process's, and names of any other form
+//! stay.
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Executor, Pool};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::backend::SandboxDatabase;
+use crate::leftovers;
+
+/// What the names of copies and templates being built start with, after the stem.
+const KINDS: [&str; 2] = ["test", "build"];
 
 /// A test's own copy of the template: deleted when dropped, whatever ended the test
 /// (checkin, the ownership timeout, its actor ending without a checkin).
-pub(crate) struct TestDatabase<DB: sqlx::Database> {
+pub(crate) struct TestCopy<DB: sqlx::Database> {
     pool: Pool<DB>,
     file: PathBuf,
     /// One of the sandbox's `max_connections` copies that may exist at once.
     _permit: OwnedSemaphorePermit,
 }
 
-impl<DB: sqlx::Database> Drop for TestDatabase<DB> {
+impl<DB: sqlx::Database> Drop for TestCopy<DB> {
     fn drop(&mut self) {
         // On Unix an open file can be unlinked: connections still open write to it until
         // the pool closes them (in the background runtime, which closing needs).
@@ -36,6 +49,68 @@ impl<DB: sqlx::Database> Drop for TestDatabase<DB> {
             let _entered = runtime.enter();
             let pool = self.pool.clone();
             runtime.spawn(async move { pool.close().await });
+        }
+    }
+}
+
+/// Why the template could not be made (its `Display` is what the user reads: it goes
+/// through the run-wide setup's message, so it names its cause itself).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TemplateError {
+    /// The folder refuses writes (permissions, a read-only mount).
+    #[error(
+        "the folder {} of the SQLite template {} is not writable ({cause}): the sandbox \
+         writes its template and one copy per test there. Make it writable (`chmod u+w {}`, \
+         or mount it read-write), or point the sandbox's URL at a writable folder (under \
+         `target/`, say)",
+        folder.display(),
+        template.display(),
+        folder.display()
+    )]
+    FolderNotWritable {
+        folder: PathBuf,
+        template: PathBuf,
+        cause: io::Error,
+    },
+    /// Another file-system error.
+    #[error("could not {doing} {}: {cause}", file.display())]
+    File {
+        doing: &'static str,
+        file: PathBuf,
+        cause: io::Error,
+    },
+    /// SQLite refused the new template.
+    #[error("could not create the template {}: {cause}", template.display())]
+    Create {
+        template: PathBuf,
+        cause: sqlx::Error,
+    },
+    /// A migration failed on the new template.
+    #[error("could not migrate the template {}: {cause}", template.display())]
+    Migrate {
+        template: PathBuf,
+        cause: MigrateError,
+    },
+}
+
+impl TemplateError {
+    /// `cause`, met while `doing` something to `file` in the folder of `template`.
+    fn io(template: &Path, doing: &'static str, file: &Path, cause: io::Error) -> TemplateError {
+        if matches!(
+            cause.kind(),
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+        ) {
+            TemplateError::FolderNotWritable {
+                folder: folder_of(template).to_owned(),
+                template: template.to_owned(),
+                cause,
+            }
+        } else {
+            TemplateError::File {
+                doing,
+                file: file.to_owned(),
+                cause,
+            }
         }
     }
 }
@@ -54,96 +129,125 @@ fn url_of(file: &Path) -> String {
     format!("sqlite://{}?mode=rwc", file.display())
 }
 
+/// The folder of the template (`.` for a bare file name).
+fn folder_of(template: &Path) -> &Path {
+    match template.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
+    }
+}
+
+fn stem_of(template: &Path) -> &str {
+    template
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("sandbox")
+}
+
+/// The files of a database besides its main file.
+const JOURNALS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
 /// Deletes a database file and its journal files.
 fn remove_database(file: &Path) {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
+    let _ = std::fs::remove_file(file);
+    for suffix in JOURNALS {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
 }
 
-/// The name of a copy: `<template stem>.test-<pid>-<n>.db`, beside the template.
-fn copy_file(template: &Path) -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let stem = template
-        .file_stem()
-        .and_then(|stem| stem.to_str())
-        .unwrap_or("sandbox");
-    let number = NEXT.fetch_add(1, Ordering::Relaxed);
-    template.with_file_name(format!("{stem}.test-{}-{number}.db", std::process::id()))
+/// A fresh file beside the template for this process: `<stem>.<kind>-<maker>-<n>.db`.
+fn fresh_file(template: &Path, kind: &str) -> PathBuf {
+    let name = leftovers::fresh_name(kind, '-');
+    folder_of(template).join(format!("{}.{name}.db", stem_of(template)))
 }
 
-/// Removes copies whose process no longer runs (left by a crashed run).
+/// Removes the copies and templates being built (and their journals) that processes of
+/// this host left when they died.
 fn sweep(template: &Path) {
-    let Some(folder) = template.parent() else {
+    let Ok(entries) = std::fs::read_dir(folder_of(template)) else {
         return;
     };
-    let stem = template
-        .file_stem()
-        .and_then(|stem| stem.to_str())
-        .unwrap_or("sandbox");
-    let prefix = format!("{stem}.test-");
-    let Ok(entries) = std::fs::read_dir(if folder.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        folder
-    }) else {
-        return;
-    };
+    let stem = format!("{}.", stem_of(template));
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(&prefix) else {
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
             continue;
         };
-        let pid = rest
-            .split('-')
-            .next()
-            .and_then(|pid| pid.parse::<u32>().ok());
-        let running = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-        if !running {
+        let database = JOURNALS
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .unwrap_or(name);
+        let made = database
+            .strip_prefix(&stem)
+            .and_then(|made| made.strip_suffix(".db"));
+        if made.is_some_and(|made| leftovers::left_by_the_dead(made, &KINDS, '-')) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-/// Makes the template anew: empty, migrated, closed.
+/// Makes the template anew: empty, migrated and closed under a fresh name, then renamed
+/// over the template's path (never deleted: another run may be copying it).
 pub(crate) async fn build_template<DB: SandboxDatabase>(
     template: &Path,
     migrator: Option<&Migrator>,
-) -> Result<(), String>
+) -> Result<(), TemplateError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    if let Some(folder) = template.parent()
-        && !folder.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(folder)
-            .map_err(|error| format!("could not create {}: {error}", folder.display()))?;
-    }
+    let folder = folder_of(template);
+    std::fs::create_dir_all(folder)
+        .map_err(|cause| TemplateError::io(template, "create the folder", folder, cause))?;
     sweep(template);
-    remove_database(template);
+    let build = fresh_file(template, "build");
+    std::fs::File::create_new(&build)
+        .map_err(|cause| TemplateError::io(template, "create", &build, cause))?;
+    let placed = match migrate_file::<DB>(&build, template, migrator).await {
+        Ok(()) => std::fs::rename(&build, template).map_err(|cause| {
+            TemplateError::io(template, "rename the new template to", template, cause)
+        }),
+        Err(error) => Err(error),
+    };
+    if placed.is_err() {
+        remove_database(&build);
+    }
+    placed
+}
+
+/// Migrates the empty database `file`, to become `template`, and closes it.
+async fn migrate_file<DB: SandboxDatabase>(
+    file: &Path,
+    template: &Path,
+    migrator: Option<&Migrator>,
+) -> Result<(), TemplateError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let created = |cause| TemplateError::Create {
+        template: template.to_owned(),
+        cause,
+    };
     let pool = PoolOptions::<DB>::new()
         .max_connections(1)
-        .connect(&url_of(template))
+        .connect(&url_of(file))
         .await
-        .map_err(|error| {
-            format!(
-                "could not create the template {}: {error}",
-                template.display()
-            )
-        })?;
-    // One self-contained file, so that a plain copy is a consistent database.
-    (&pool)
-        .execute("PRAGMA journal_mode = DELETE")
-        .await
-        .map_err(|error| error.to_string())?;
-    if let Some(migrator) = migrator {
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|error| error.to_string())?;
-    }
+        .map_err(created)?;
+    // One self-contained file, so that a plain copy (or rename) is a consistent database.
+    let migrated = match (&pool).execute("PRAGMA journal_mode = DELETE").await {
+        Err(cause) => Err(created(cause)),
+        Ok(_) => match migrator {
+            Some(migrator) => migrator
+                .run(&pool)
+                .await
+                .map_err(|cause| TemplateError::Migrate {
+                    template: template.to_owned(),
+                    cause,
+                }),
+            None => Ok(()),
+        },
+    };
     pool.close().await;
-    Ok(())
+    migrated
 }
 
 /// Copies the template for one test and opens the copy, once one of `copies` is free
@@ -152,7 +256,7 @@ pub(crate) async fn open_copy<DB: SandboxDatabase>(
     template: &Path,
     copies: Arc<Semaphore>,
     wait: Duration,
-) -> Result<(PoolConnection<DB>, TestDatabase<DB>), sqlx::Error>
+) -> Result<(PoolConnection<DB>, TestCopy<DB>), sqlx::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
@@ -160,10 +264,17 @@ where
         Ok(Ok(permit)) => permit,
         Ok(Err(_)) | Err(_) => return Err(sqlx::Error::PoolTimedOut),
     };
-    let file = copy_file(template);
-    if let Err(error) = std::fs::copy(template, &file) {
+    let file = fresh_file(template, "test");
+    if let Err(cause) = std::fs::copy(template, &file) {
         remove_database(&file);
-        return Err(error.into());
+        // A folder made read-only since the template was made says so, with the fix.
+        let kind = cause.kind();
+        return Err(
+            match TemplateError::io(template, "copy the template to", &file, cause) {
+                TemplateError::File { cause, .. } => sqlx::Error::Io(cause),
+                not_writable => sqlx::Error::Io(io::Error::new(kind, not_writable.to_string())),
+            },
+        );
     }
     let pool = PoolOptions::<DB>::new()
         .max_connections(1)
@@ -176,7 +287,7 @@ where
             return Err(error);
         }
     };
-    let database = TestDatabase {
+    let database = TestCopy {
         pool,
         file,
         _permit: permit,
@@ -186,7 +297,7 @@ where
 }
 
 /// Closes a test's copy and deletes it.
-pub(crate) async fn discard<DB: sqlx::Database>(database: TestDatabase<DB>) {
+pub(crate) async fn discard<DB: sqlx::Database>(database: TestCopy<DB>) {
     database.pool.close().await;
     drop(database);
 }

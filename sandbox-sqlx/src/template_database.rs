@@ -1,11 +1,11 @@
 //! [`TemplateDatabase`]: a PostgreSQL database of its own for each test, made with
-//! `CREATE DATABASE .. TEMPLATE` from a template migrated once per run. For apps that hold
+//! `CREATE DATABASE .. TEMPLATE` from a template migrated once per migration set. For apps that hold
 //! a concrete `PgPool` and can't take a [`SandboxPool`](crate::SandboxPool): far cheaper
 //! than migrating a database per test (as `#[sqlx::test]` does), dearer than a sandbox
 //! transaction.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ownership_runtime::runwide::RunWide;
 use ownership_runtime::{ActorId, Ownership, OwnershipError, callers};
@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::SandboxError;
 use crate::hook::{self, AnySandbox};
+use crate::leftovers;
 
 /// Per-test PostgreSQL databases from a migrated template.
 ///
@@ -26,12 +27,34 @@ use crate::hook::{self, AnySandbox};
 /// before the test ends, on the connection that made the database, and waits only for
 /// it to leave (the server completes it after the process is gone).
 ///
-/// The template is made once per run (under a run-wide lock, and marked with the run's
-/// id, so that each process checks it on the connection that makes its test's database,
-/// without the lock). Making it first sweeps the databases whose creating process no
-/// longer runs on this machine: a crashed run's, a drop that never left, a background
-/// drop cut short at the end of a run. On a server shared by several machines, run
-/// [`TemplateDatabase::sweep_all`] between runs (a CI step) to drop every leftover.
+/// # The template
+///
+/// The template is made once per migration set, and kept: its name,
+/// `sandbox_<label>_template_<hash>`, holds a hash of the migrations, so a run with other
+/// migrations (another branch, on a server that CI jobs share) has a template of its own,
+/// and a template that is there is never dropped or rebuilt while other runs may clone
+/// it. It is built aside, under a fresh name, migrated, and then renamed into place
+/// (under a run-wide lock on the server, so that the runs sharing it build it once): it
+/// is never seen half-built. Once in place it refuses connections (`ALLOW_CONNECTIONS
+/// false`), because `CREATE DATABASE .. TEMPLATE` fails while any session is on the
+/// template: a stray session (someone's `psql`) can't keep the tests from cloning it. To
+/// look at the schema, connect to a test's database.
+///
+/// # Leftovers
+///
+/// Every database a process makes is named after its maker: its host (a hash of the
+/// machine's boot id and the process's pid namespace, so two machines or two containers
+/// are two hosts), its process id and start time. A process's first test sweeps what
+/// processes of its own host left when they died: a crashed run's databases, a drop
+/// that never left, a background drop cut short at the end of a run, a template build
+/// cut short. It never drops another host's databases, a running process's, or a name of
+/// any other form. Where `/proc` can't tell a process gone (macOS, Windows, a `/proc` of
+/// another pid namespace) nothing is swept.
+///
+/// So some leftovers stay: the templates of earlier migration sets, and what other hosts
+/// left (machines that are gone, the last boot of this one, hosts without `/proc`). On a
+/// shared server, run [`TemplateDatabase::sweep_all`] between runs (a CI step) to drop
+/// them all.
 ///
 /// ```no_run
 /// use std::sync::LazyLock;
@@ -49,9 +72,11 @@ pub struct TemplateDatabase {
     label: String,
     url: String,
     migrator: Option<&'static Migrator>,
+    /// The template is in place (made or seen by this process).
     template: OnceCell<()>,
+    /// Whether this process has swept its host's leftovers of the label.
+    swept: AtomicBool,
     databases: Ownership<(), Arc<TestDatabase>>,
-    /// Whether this process has started its sweep of leftovers.
     /// Registered with the harness hook, which drops each test's database when it ends.
     _cleanup: Arc<Cleanup>,
 }
@@ -150,9 +175,22 @@ fn drop_statement(name: &str) -> String {
     format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
 }
 
-/// Database names: letters, digits and `_`, lower case.
+/// The longest a database name may be (PostgreSQL's `NAMEDATALEN` - 1: longer names are
+/// cut short, silently).
+const MAX_NAME: usize = 63;
+
+/// The longest label part of a name: what is left of [`MAX_NAME`] after `sandbox_`, `_`
+/// and the longest maker's name on Linux (`build_`, a 12-digit host, a 7-digit pid, an
+/// 8-digit start time, 4 digits of count, and their separators).
+const MAX_LABEL: usize = 14;
+
+/// The kinds of databases a process makes: per-test databases and templates being built.
+const KINDS: [&str; 2] = ["test", "build"];
+
+/// The label's part of database names: letters, digits and `_`, lower case; a label
+/// longer than [`MAX_LABEL`] is cut, and a hash of it added, to stay unique.
 fn identifier(label: &str) -> String {
-    label
+    let identifier: String = label
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -161,12 +199,56 @@ fn identifier(label: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if identifier.len() <= MAX_LABEL {
+        return identifier;
+    }
+    let hash = ownership_runtime::runwide::stable_hash(label);
+    format!("{}_{:04x}", &identifier[..MAX_LABEL - 5], hash & 0xffff)
+}
+
+/// A hash of what makes a template what it is: the migrations (version, kind, checksum)
+/// and their table.
+fn migrations_hash(migrator: Option<&Migrator>) -> u64 {
+    use std::fmt::Write as _;
+    let mut content = String::from("sandbox-sqlx template, 2nd form");
+    if let Some(migrator) = migrator {
+        let _ = write!(content, "\n{}", migrator.table_name);
+        for migration in migrator.iter() {
+            let _ = write!(
+                content,
+                "\n{} {:?} {:?}",
+                migration.version, migration.migration_type, &*migration.checksum
+            );
+        }
+    }
+    ownership_runtime::runwide::stable_hash(&content)
+}
+
+/// Whether `rest` (a name past the label's prefix) is one of this label's databases, of
+/// any maker: a template, a per-test database or a template being built, as this version
+/// names them or as earlier ones did (`template`, `test_<pid>_<n>`).
+fn is_of_the_label(rest: &str) -> bool {
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let template = rest.strip_prefix("template_").is_some_and(|hash| {
+        hash.len() == 16
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    let earlier = rest == "template"
+        || rest
+            .strip_prefix("test_")
+            .and_then(|made| made.split_once('_'))
+            .is_some_and(|(pid, number)| digits(pid) && digits(number));
+    template || earlier || leftovers::is_made_name(rest, &KINDS, '_')
 }
 
 impl TemplateDatabase {
     /// Per-test databases labelled `label` (their names start with `sandbox_<label>_`) on
-    /// the server at `url` (its user must be allowed to create databases).
+    /// the server at `url` (its user must be allowed to create databases). In names the
+    /// label is lower case, with `_` for what is not a letter or digit, and cut to 14
+    /// characters (9, `_` and a hash, when longer), so that names fit PostgreSQL's 63.
     ///
     /// ```no_run
     /// use sandbox_sqlx::TemplateDatabase;
@@ -190,12 +272,14 @@ impl TemplateDatabase {
             url: url.into(),
             migrator: None,
             template: OnceCell::new(),
+            swept: AtomicBool::new(false),
             databases,
             _cleanup: cleanup,
         }
     }
 
-    /// Migrations to apply to the template (once per run).
+    /// Migrations to apply to the template (once per migration set: see
+    /// [the template](TemplateDatabase#the-template)).
     ///
     /// ```no_run
     /// use std::sync::LazyLock;
@@ -227,7 +311,27 @@ impl TemplateDatabase {
     }
 
     fn template_name(&self) -> String {
-        format!("{}template", self.prefix())
+        format!(
+            "{}template_{:016x}",
+            self.prefix(),
+            migrations_hash(self.migrator)
+        )
+    }
+
+    /// A fresh name for a database this process makes, of `kind` (`test`, `build`).
+    fn fresh_name(&self, kind: &str) -> Result<String, SandboxError> {
+        let name = format!("{}{}", self.prefix(), leftovers::fresh_name(kind, '_'));
+        if name.len() > MAX_NAME {
+            return Err(SandboxError::Runtime {
+                label: self.label.clone(),
+                message: format!(
+                    "the database name {name} is longer than PostgreSQL's {MAX_NAME} bytes: \
+                     this process has made too many databases (or its id is too long); \
+                     start a new one"
+                ),
+            });
+        }
+        Ok(name)
     }
 
     fn failed(&self, context: &'static str) -> impl Fn(sqlx::Error) -> SandboxError + '_ {
@@ -274,44 +378,30 @@ impl TemplateDatabase {
                 label: self.label.clone(),
                 message,
             })?;
-        let name = {
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            format!(
-                "{}test_{}_{}",
-                self.prefix(),
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            )
+        let name = self.fresh_name("test")?;
+        // The first test of the process sweeps what its host's dead processes left.
+        let sweep = (!self.swept.swap(true, Ordering::SeqCst)).then(|| self.prefix());
+        // The template is usually there already (another process or run made it): the
+        // test's database is made from it with no run-wide lock. Otherwise it is made, once
+        // for all the runs that share the server, and the database made again.
+        let attempt = |sweep| {
+            let (url, template, name) = (self.url.clone(), self.template_name(), name.clone());
+            runtime.spawn(make_database(url, template, name, sweep))
         };
-        // The run's template is usually there already (this process, or another of the
-        // run, made it): checked on the connection that makes the test's database, with no
-        // run-wide lock. Otherwise it is made, once per run, and the database made again.
-        let mut made = None;
-        for check in [!self.template.initialized(), false] {
-            let (url, template, database_name) =
-                (self.url.clone(), self.template_name(), name.clone());
-            let attempt = runtime
-                .spawn(make_database(url, template, database_name, check))
-                .await;
-            match attempt {
-                Ok(Ok(None)) => self.template().await?,
-                other => {
-                    made = Some(other);
-                    break;
-                }
-            }
+        let mut made = attempt(sweep).await;
+        if matches!(made, Ok(Ok(None))) {
+            self.template().await?;
+            made = attempt(None).await;
         }
-        let made = made.unwrap_or_else(|| Ok(Ok(None)));
         let (pool, admin) = match made {
-            Ok(Ok(Some(made))) => {
-                let _ = self.template.set(()); // checked: no need to look again
-                made
-            }
+            Ok(Ok(Some(made))) => made,
             Ok(Ok(None)) => {
                 return Err(SandboxError::Migrations {
                     label: self.label.clone(),
                     message: format!(
-                        "the template database {} is not this run's, even after making it",
+                        "the template database {} is gone: dropped while this process used \
+                         it (by `TemplateDatabase::sweep_all`?). Run `sweep_all` only \
+                         between test runs",
                         self.template_name()
                     ),
                 });
@@ -344,7 +434,8 @@ impl TemplateDatabase {
         }
     }
 
-    /// Makes the template once per run (across processes), sweeping leftovers first.
+    /// Puts the template in place if it isn't yet: built aside and renamed, by one of the
+    /// processes that share the server (a run-wide lock there), once per migration set.
     async fn template(&self) -> Result<(), SandboxError> {
         self.template
             .get_or_try_init(|| async {
@@ -354,10 +445,10 @@ impl TemplateDatabase {
                         message,
                     }
                 })?;
-                let (url, template, prefix, migrator) = (
+                let (url, template, build, migrator) = (
                     self.url.clone(),
                     self.template_name(),
-                    self.prefix(),
+                    self.fresh_name("build")?,
                     self.migrator,
                 );
                 let name = format!("sandbox-sqlx template database {template}");
@@ -368,7 +459,7 @@ impl TemplateDatabase {
                                 make_template(
                                     url.clone(),
                                     template.clone(),
-                                    prefix.clone(),
+                                    build.clone(),
                                     migrator,
                                 )
                             })
@@ -393,8 +484,13 @@ impl TemplateDatabase {
             .map(|_| ())
     }
 
-    /// Drops every database of this label: the template and all per-test databases,
-    /// whoever made them. Run it between test runs on a shared server.
+    /// Drops every database of this label on the server, whoever made it and whether or
+    /// not it is in use: the templates of every migration set (one is kept per set, so
+    /// they pile up as migrations change), the per-test databases of every host, and
+    /// templates being built. For a CI step between test runs, while no run of this label
+    /// uses the server; what a run's own processes can sweep, they sweep themselves (see
+    /// [leftovers](TemplateDatabase#leftovers)). Databases of other labels, and other
+    /// names that merely start with this label's prefix, stay.
     ///
     /// # Errors
     ///
@@ -414,9 +510,14 @@ impl TemplateDatabase {
         let mut admin = PgConnection::connect(&self.url)
             .await
             .map_err(self.failed("could not connect"))?;
-        let names = databases_with_prefix(&mut admin, &self.prefix())
+        let prefix = self.prefix();
+        let names = databases_with_prefix(&mut admin, &prefix)
             .await
             .map_err(self.failed("could not list databases"))?;
+        let names: Vec<String> = names
+            .into_iter()
+            .filter(|name| is_of_the_label(&name[prefix.len()..]))
+            .collect();
         for name in &names {
             admin
                 .execute(AssertSqlSafe(drop_statement(name)))
@@ -438,57 +539,52 @@ async fn databases_with_prefix(
         .await
 }
 
-/// Drops the per-test databases whose creating process no longer runs on this machine.
-async fn sweep_dead(admin: &mut PgConnection, prefix: &str) -> Result<(), sqlx::Error> {
-    let tests = format!("{prefix}test_");
-    for name in databases_with_prefix(admin, &tests).await? {
-        let pid = name[tests.len()..]
-            .split('_')
-            .next()
-            .and_then(|pid| pid.parse::<u32>().ok());
-        // A name that doesn't parse is not ours to drop.
-        let gone = pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
-        if gone {
-            admin.execute(AssertSqlSafe(drop_statement(&name))).await?;
+/// Drops the databases of the label that processes of this host left when they died (see
+/// [leftovers](TemplateDatabase#leftovers)). Best effort: what it can't drop (the list
+/// failed, another role owns it) waits for a later sweep.
+async fn sweep_dead(admin: &mut PgConnection, prefix: &str) {
+    let Ok(names) = databases_with_prefix(admin, prefix).await else {
+        return;
+    };
+    for name in names {
+        if leftovers::left_by_the_dead(&name[prefix.len()..], &KINDS, '_') {
+            let _ = admin.execute(AssertSqlSafe(drop_statement(&name))).await;
         }
     }
-    Ok(())
 }
 
-/// Sweeps leftovers of crashed runs, then makes the template anew and migrates it.
-/// The comment that marks a template as the current run's.
-fn run_mark() -> String {
-    format!(
-        "sandbox-sqlx template of run {}",
-        ownership_runtime::runwide::current_run_id()
-    )
+/// The SQLSTATE of a database error.
+fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    let code = error.as_database_error()?.code()?;
+    Some(code.into_owned())
 }
 
-/// Makes a test's database from the template: its pool, and the connection that made
-/// it. With `check`, first checks that the template is the current run's: `None` if not.
+/// Makes a test's database from the template: its pool, and the connection that made it;
+/// `None` when there is no template yet. With `sweep` (the label's prefix), first sweeps
+/// what this host's dead processes left.
 async fn make_database(
     url: String,
     template: String,
     name: String,
-    check: bool,
+    sweep: Option<String>,
 ) -> Result<Option<(PgPool, PgConnection)>, sqlx::Error> {
     let mut admin = PgConnection::connect(&url).await?;
-    if check {
-        let mark: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-        )
-        .bind(&template)
-        .fetch_optional(&mut admin)
-        .await?;
-        if mark.flatten() != Some(run_mark()) {
-            return Ok(None);
-        }
+    if let Some(prefix) = sweep {
+        sweep_dead(&mut admin, &prefix).await;
     }
-    admin
+    let created = admin
         .execute(AssertSqlSafe(format!(
             "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
         )))
-        .await?;
+        .await;
+    match created {
+        // invalid_catalog_name: the template does not exist.
+        Err(error) if sqlstate(&error).as_deref() == Some("3D000") => {
+            let _ = admin.close().await;
+            return Ok(None);
+        }
+        created => created?,
+    };
     let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.database(&name);
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -496,40 +592,77 @@ async fn make_database(
     Ok(Some((pool, admin)))
 }
 
+/// Puts the template in place unless it is there: made as `build`, migrated, closed to
+/// connections and renamed to `template`. A build that fails is dropped.
 async fn make_template(
     url: String,
     template: String,
-    prefix: String,
+    build: String,
     migrator: Option<&'static Migrator>,
 ) -> Result<(), sqlx::Error> {
-    let (url, template, prefix) = (url.as_str(), template.as_str(), prefix.as_str());
-    let mut admin = PgConnection::connect(url).await?;
-    sweep_dead(&mut admin, prefix).await?;
-    admin
-        .execute(AssertSqlSafe(drop_statement(template)))
+    let mut admin = PgConnection::connect(&url).await?;
+    let there: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&template)
+        .fetch_optional(&mut admin)
         .await?;
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE \"{template}\"")))
-        .await?;
-    admin.close().await?;
+    if there.is_none() {
+        admin
+            .execute(AssertSqlSafe(format!("CREATE DATABASE \"{build}\"")))
+            .await?;
+        let built = build_template(&url, &mut admin, &build, &template, migrator).await;
+        if built.is_err() {
+            let _ = admin.execute(AssertSqlSafe(drop_statement(&build))).await;
+        }
+        built?;
+    }
+    admin.close().await
+}
+
+/// Migrates the empty database `build` and renames it to `template`.
+async fn build_template(
+    url: &str,
+    admin: &mut PgConnection,
+    build: &str,
+    template: &str,
+    migrator: Option<&'static Migrator>,
+) -> Result<(), sqlx::Error> {
     if let Some(migrator) = migrator {
-        let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.database(template);
+        let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.database(build);
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .connect_with(options)
             .await?;
-        migrator.run(&pool).await?;
-        // `CREATE DATABASE .. TEMPLATE` needs the template to have no sessions.
+        let migrated = migrator.run(&pool).await;
+        // Renaming it, and cloning it, need the database to have no sessions.
         pool.close().await;
+        migrated?;
     }
-    // Complete: marked as this run's, for processes that look before taking the run-wide
-    // lock.
-    let mut admin = PgConnection::connect(url).await?;
-    let mark = run_mark().replace('\'', "''");
-    admin
+    let note = format!(
+        "sandbox-sqlx template ({}): drop it with TemplateDatabase::sweep_all",
+        if migrator.is_some() {
+            "migrated"
+        } else {
+            "empty"
+        }
+    );
+    for statement in [
+        format!("COMMENT ON DATABASE \"{build}\" IS '{note}'"),
+        format!("ALTER DATABASE \"{build}\" WITH ALLOW_CONNECTIONS false"),
+    ] {
+        admin.execute(AssertSqlSafe(statement)).await?;
+    }
+    let renamed = admin
         .execute(AssertSqlSafe(format!(
-            "COMMENT ON DATABASE \"{template}\" IS '{mark}'"
+            "ALTER DATABASE \"{build}\" RENAME TO \"{template}\""
         )))
-        .await?;
-    admin.close().await
+        .await;
+    match renamed {
+        // duplicate_database: a process that did not wait for the lock put one in place
+        // first; it is as good as this one, which goes.
+        Err(error) if sqlstate(&error).as_deref() == Some("42P04") => {
+            admin.execute(AssertSqlSafe(drop_statement(build))).await?;
+            Ok(())
+        }
+        renamed => renamed.map(|_| ()),
+    }
 }

@@ -1,15 +1,18 @@
 //! `TemplateDatabase` on the local PostgreSQL server: each test gets a migrated database
-//! of its own, dropped when the test ends. Skipped, with a notice, when the server is
-//! unreachable (and failed under `CI=true`).
+//! of its own, dropped when the test ends; runs that share the server (in other pid
+//! namespaces, or on this machine) never drop or rebuild what another uses, and what a
+//! dead process of a run's own host left is swept. Skipped, with a notice, when the
+//! server is unreachable (and failed under `CI=true`).
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use ownership_e2e::runs::{self, Place, Run, Runs};
 use ownership_e2e::{postgres_available, postgres_url};
 use ownership_runtime::harness::{TestConfig, run_async};
 use sandbox_sqlx::TemplateDatabase;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, SqlSafeStr};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, SqlSafeStr};
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     Migrator::with_migrations(vec![Migration::new(
@@ -96,33 +99,6 @@ fn each_test_gets_a_migrated_database_of_its_own_dropped_after_it() {
     }
 }
 
-#[test]
-fn leftovers_of_processes_that_are_gone_are_swept() {
-    if !postgres_available("leftovers_of_processes_that_are_gone_are_swept") {
-        return;
-    }
-    // A database "left" by a process that no longer runs (no such pid here).
-    let leftover = "sandbox_sweep_suite_test_4000000000_0";
-    if databases_named(leftover).is_empty() {
-        as_admin(async |admin| {
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {leftover}")))
-                .execute(admin)
-                .await
-                .unwrap();
-        });
-    }
-    static SWEEPING: LazyLock<TemplateDatabase> =
-        LazyLock::new(|| TemplateDatabase::new("sweep-suite", postgres_url()));
-    run_async(TestConfig::new("template::sweeps"), || async {
-        SWEEPING.pool().await.unwrap();
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !databases_named(leftover).is_empty() {
-        assert!(Instant::now() < deadline, "the leftover was not swept");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Runs in a process of its own (started by the test below), as nextest runs a test.
 #[test]
 #[ignore = "fixture: started as a subprocess by the process-per-test test"]
@@ -169,4 +145,426 @@ fn a_process_that_runs_one_test_leaves_no_database() {
         databases_named(&name).is_empty(),
         "{name} outlived its process by 10 s"
     );
+}
+
+// Runs that share the server: this binary's fixtures below, started by the tests after
+// them as separate runs (processes of their own, each with its own run id).
+
+/// The migrations of the runs: a gate (a lock the test may hold, which stops a run inside
+/// its migrations, where it builds a template), then a table. The gate is a role's
+/// comment: a lock on a role is the server's, where an advisory lock is only its
+/// database's, and migrations run in another database than the test's connection.
+static GATED: LazyLock<Migrator> = LazyLock::new(|| {
+    let gate = std::env::var("RUNS_GATE").expect("set by the test");
+    let migration = |version, description: &'static str, sql: String| {
+        Migration::new(
+            version,
+            description.into(),
+            MigrationType::Simple,
+            AssertSqlSafe(sql).into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "gate", format!("COMMENT ON ROLE \"{gate}\" IS 'passed'")),
+        migration(
+            2,
+            "orders",
+            "CREATE TABLE orders (id bigserial PRIMARY KEY, token text NOT NULL UNIQUE)".into(),
+        ),
+    ])
+});
+
+/// The runs' databases: the label is the test's own.
+static RUN_DATABASES: LazyLock<TemplateDatabase> = LazyLock::new(|| {
+    TemplateDatabase::new(
+        std::env::var("RUNS_LABEL").expect("set by the test"),
+        postgres_url(),
+    )
+    .migrations(&GATED)
+});
+
+async fn current_database(pool: &PgPool) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+}
+
+/// Whether the database of `pool` is migrated and usable: `ok`, or why not.
+async fn usable(pool: Result<PgPool, sandbox_sqlx::SandboxError>) -> String {
+    let pool = match pool {
+        Ok(pool) => pool,
+        Err(error) => return error.to_string(),
+    };
+    let rows: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&pool)
+        .await;
+    match rows {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => error.to_string(),
+    }
+}
+
+const HOLDING: &str = "run_holding_its_database";
+const DYING: &str = "run_dying_with_its_database";
+const MAKING: &str = "run_making_a_database";
+
+/// A run whose test holds its database while the test that started it looks: reports
+/// `made` (its name), makes another (`clone`, in a second test of the run) when told,
+/// and uses its own again when told to `finish`.
+#[test]
+#[ignore = "fixture: a run started by the tests of runs that share the server"]
+fn run_holding_its_database() {
+    run_async(TestConfig::new("runs::holding"), || async {
+        let pool = RUN_DATABASES.pool().await.unwrap();
+        runs::report("made", &current_database(&pool).await.unwrap());
+        runs::await_command("clone");
+        std::thread::spawn(|| {
+            run_async(TestConfig::new("runs::clone"), || async {
+                runs::report("cloned", &usable(RUN_DATABASES.pool().await).await);
+            });
+        })
+        .join()
+        .unwrap();
+        runs::await_command("finish");
+        runs::report("still", &usable(Ok(pool)).await);
+    });
+}
+
+/// A run whose process dies while its test has a database (as a crash does: no
+/// destructor, no harness hook, no drop).
+#[test]
+#[ignore = "fixture: a run started by the tests of runs that share the server"]
+fn run_dying_with_its_database() {
+    run_async(TestConfig::new("runs::dying"), || async {
+        let pool = RUN_DATABASES.pool().await.unwrap();
+        runs::report("made", &current_database(&pool).await.unwrap());
+        runs::crash();
+    });
+}
+
+/// A run with one test that makes its database, uses it and ends.
+#[test]
+#[ignore = "fixture: a run started by the tests of runs that share the server"]
+fn run_making_a_database() {
+    run_async(TestConfig::new("runs::making"), || async {
+        let pool = RUN_DATABASES.pool().await;
+        let name = match &pool {
+            Ok(pool) => current_database(pool).await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        assert_eq!(usable(pool).await, "ok");
+        runs::report("made", &name);
+    });
+}
+
+/// The label, gate and variables of one test's runs; drops every database of the label
+/// when the test ends, passed or failed.
+struct Shared {
+    label: String,
+    /// The role whose comment is the gate.
+    gate: String,
+    runs: Runs,
+}
+
+impl Shared {
+    fn new(test: &str) -> Shared {
+        let runs = Runs::new(test);
+        let label = format!("r{}", runs.unique(10));
+        let gate = format!("sandbox_gate_{label}");
+        as_admin(async |admin| {
+            sqlx::query(AssertSqlSafe(format!("CREATE ROLE \"{gate}\"")))
+                .execute(admin)
+                .await
+                .unwrap();
+        });
+        Shared { label, gate, runs }
+    }
+
+    fn start(&self, place: Place, fixtures: &[&str]) -> Run {
+        let env = [
+            ("RUNS_LABEL", self.label.clone()),
+            ("RUNS_GATE", self.gate.clone()),
+        ];
+        self.runs.start(place, fixtures, &env)
+    }
+
+    /// The label's databases: oid and name.
+    fn databases(&self) -> Vec<(i64, String)> {
+        let prefix = format!("sandbox_{}_", self.label);
+        as_admin(async |admin| {
+            sqlx::query_as(
+                "SELECT oid::int8, datname::text FROM pg_database \
+                 WHERE starts_with(datname, $1) ORDER BY datname",
+            )
+            .bind(prefix)
+            .fetch_all(admin)
+            .await
+            .unwrap()
+        })
+    }
+
+    fn templates(&self) -> Vec<(i64, String)> {
+        let templates = format!("sandbox_{}_template", self.label);
+        let mut databases = self.databases();
+        databases.retain(|(_, name)| name.starts_with(&templates));
+        databases
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        self.databases()
+            .iter()
+            .any(|(_, database)| database == name)
+    }
+
+    /// Waits until `run` waits at the gate (`true`) or has ended (`false`).
+    fn at_gate_or_ended(&self, run: &mut Run) -> bool {
+        let started = Instant::now();
+        loop {
+            if run.has_ended() {
+                return false;
+            }
+            let waiting: i64 = as_admin(async |admin| {
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_locks JOIN pg_roles ON objid = pg_roles.oid \
+                     WHERE locktype = 'object' AND classid = 'pg_authid'::regclass \
+                     AND NOT granted AND rolname = $1",
+                )
+                .bind(&self.gate)
+                .fetch_one(admin)
+                .await
+                .unwrap()
+            });
+            if waiting > 0 {
+                return true;
+            }
+            assert!(started.elapsed() < runs::WAIT, "{}", run.output());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let databases = TemplateDatabase::new(self.label.clone(), postgres_url());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = runtime.block_on(databases.sweep_all());
+        as_admin(async |admin| {
+            let drop = format!("DROP ROLE IF EXISTS \"{}\"", self.gate);
+            let _ = sqlx::query(AssertSqlSafe(drop)).execute(admin).await;
+        });
+    }
+}
+
+/// The test's hold on the gate of its runs' migrations: a transaction that comments on
+/// the gate's role, on a connection of its own.
+struct Gate {
+    runtime: tokio::runtime::Runtime,
+    connection: Option<PgConnection>,
+}
+
+impl Gate {
+    fn hold(role: &str) -> Gate {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let connection = runtime.block_on(async {
+            let mut connection = PgConnection::connect(&postgres_url()).await.unwrap();
+            let hold = format!("BEGIN; COMMENT ON ROLE \"{role}\" IS 'held'");
+            sqlx::raw_sql(AssertSqlSafe(hold))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            connection
+        });
+        Gate {
+            runtime,
+            connection: Some(connection),
+        }
+    }
+
+    fn release(mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.runtime.block_on(connection.close()).unwrap();
+        }
+    }
+}
+
+/// Two runs in pid namespaces of their own (as two containers sharing the server): the
+/// second neither drops the first's database, which its test is using, nor rebuilds
+/// the template; it does sweep what a dead process of its own namespace left. The first
+/// run's process has pid 40000 in its namespace, which runs nothing in the second.
+#[test]
+fn runs_in_other_pid_namespaces_keep_their_databases_and_the_template() {
+    if !postgres_available("runs_in_other_pid_namespaces_keep_their_databases_and_the_template") {
+        return;
+    }
+    let shared = Shared::new("pg-namespaces");
+    let mut holding = shared.start(Place::OwnPidNamespace { first_pid: 40_000 }, &[HOLDING]);
+    let held = holding.wait_for(HOLDING, "made");
+    let template = shared.templates();
+    assert_eq!(template.len(), 1, "{template:?}");
+
+    let mut others = shared.start(Place::OwnPidNamespace { first_pid: 300 }, &[DYING, MAKING]);
+    let dead = others.wait_for(DYING, "made");
+    let made = others.wait_for(MAKING, "made");
+    others.finish();
+    assert!(
+        shared.exists(&held),
+        "a run in another pid namespace dropped {held}, which a running test uses"
+    );
+    assert!(
+        !shared.exists(&dead),
+        "{dead}, left by a dead process of the namespace, was not swept by its next run"
+    );
+    assert_eq!(
+        shared.templates(),
+        template,
+        "the template was dropped or rebuilt"
+    );
+    assert_ne!(made, held);
+
+    holding.tell(HOLDING, "clone");
+    assert_eq!(holding.wait_for(HOLDING, "cloned"), "ok");
+    holding.let_go(HOLDING);
+}
+
+/// The first run that needs the template builds it under a name of its own and renames
+/// it into place: while its migrations run (held at the gate), no template is there to
+/// clone.
+#[test]
+fn a_template_is_built_aside_and_renamed_into_place() {
+    if !postgres_available("a_template_is_built_aside_and_renamed_into_place") {
+        return;
+    }
+    let shared = Shared::new("pg-built-aside");
+    let gate = Gate::hold(&shared.gate);
+    let mut making = shared.start(Place::Here, &[MAKING]);
+    assert!(
+        shared.at_gate_or_ended(&mut making),
+        "the run never migrated a template: {}",
+        making.output()
+    );
+    let building = shared.databases();
+    let templates = shared.templates();
+    gate.release();
+    let made = making.wait_for(MAKING, "made");
+    making.finish();
+
+    assert!(
+        templates.is_empty(),
+        "a template was in place while its migrations ran: {templates:?}"
+    );
+    let build = format!("sandbox_{}_build_", shared.label);
+    assert!(
+        building.len() == 1 && building[0].1.starts_with(&build),
+        "not built under a name of its own: {building:?}"
+    );
+    let templates = shared.templates();
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    assert_eq!(templates[0].0, building[0].0, "the build, renamed");
+    assert!(made.starts_with(&format!("sandbox_{}_test_", shared.label)));
+    let left: Vec<_> = shared
+        .databases()
+        .into_iter()
+        .filter(|(_, name)| name.starts_with(&build))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Two runs on this machine: while one holds its database, a second run starts (its
+/// first test would rebuild the template, and waits at the gate if it does) and the first
+/// makes another database meanwhile. The template is neither dropped nor rebuilt, both
+/// clones work, and the second run sweeps what a dead process of this host left.
+#[test]
+fn a_concurrent_run_neither_rebuilds_the_template_nor_drops_live_databases() {
+    if !postgres_available(
+        "a_concurrent_run_neither_rebuilds_the_template_nor_drops_live_databases",
+    ) {
+        return;
+    }
+    let shared = Shared::new("pg-concurrent");
+    let mut holding = shared.start(Place::Here, &[HOLDING]);
+    let held = holding.wait_for(HOLDING, "made");
+    let template = shared.templates();
+    let mut dying = shared.start(Place::Here, &[DYING]);
+    let dead = dying.wait_for(DYING, "made");
+    dying.finish();
+    assert!(shared.exists(&dead));
+
+    let gate = Gate::hold(&shared.gate);
+    let mut making = shared.start(Place::Here, &[MAKING]);
+    let rebuilt = shared.at_gate_or_ended(&mut making);
+    holding.tell(HOLDING, "clone");
+    let cloned = holding.wait_for(HOLDING, "cloned");
+    gate.release();
+    making.wait_for(MAKING, "made");
+    making.finish();
+
+    assert!(
+        !rebuilt,
+        "the second run migrated a template again, which the first one clones"
+    );
+    assert_eq!(
+        cloned, "ok",
+        "a clone made while another run started failed"
+    );
+    assert_eq!(shared.templates(), template);
+    assert!(shared.exists(&held), "{held}, in use, was dropped");
+    assert!(!shared.exists(&dead), "{dead} was not swept");
+    holding.let_go(HOLDING);
+}
+
+/// A sweep drops only names it can parse, of its own host: an earlier version's name,
+/// another host's and a stranger's stay (until `sweep_all`, which drops the label's own
+/// and leaves the stranger).
+#[test]
+fn a_sweep_leaves_other_hosts_and_unknown_names_alone() {
+    if !postgres_available("a_sweep_leaves_other_hosts_and_unknown_names_alone") {
+        return;
+    }
+    let shared = Shared::new("pg-strangers");
+    let prefix = format!("sandbox_{}_", shared.label);
+    let earlier = format!("{prefix}test_4000000000_0");
+    let other_host = format!("{prefix}test_000000000000_4000000000_1_0");
+    let stranger = format!("{prefix}test_someone_elses");
+    for name in [&earlier, &other_host, &stranger] {
+        as_admin(async |admin| {
+            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(admin)
+                .await
+                .unwrap();
+        });
+    }
+    let mut dying = shared.start(Place::Here, &[DYING]);
+    let dead = dying.wait_for(DYING, "made");
+    dying.finish();
+    shared.start(Place::Here, &[MAKING]).finish();
+
+    assert!(!shared.exists(&dead), "{dead} was not swept");
+    for name in [&earlier, &other_host, &stranger] {
+        assert!(shared.exists(name), "{name} was swept");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let databases = TemplateDatabase::new(shared.label.clone(), postgres_url());
+    runtime.block_on(databases.sweep_all()).unwrap();
+    let left: Vec<String> = shared
+        .databases()
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    assert_eq!(left, std::slice::from_ref(&stranger));
+    as_admin(async |admin| {
+        sqlx::query(AssertSqlSafe(format!("DROP DATABASE \"{stranger}\"")))
+            .execute(admin)
+            .await
+            .unwrap();
+    });
 }

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod fixtures;
+pub mod runs;
 
 use std::io::Write;
 use std::time::Duration;
