@@ -443,12 +443,14 @@ pub enum SandboxError {
         problem: MigrationsProblem,
     },
 
-    /// A template's migrations failed (SQLite, `TemplateDatabase`).
-    #[error("sandbox `{label}`: the migrations failed: {message}")]
-    Migrations {
+    /// A template could not be made or found (SQLite's template file, the template
+    /// database of [`TemplateDatabase`](crate::TemplateDatabase)): its folder, its
+    /// migrations, the run-wide lock around them.
+    #[error("sandbox `{label}`: {message}")]
+    Template {
         /// The sandbox's label.
         label: String,
-        /// Why.
+        /// What failed, and how to fix it.
         message: String,
     },
 

@@ -1268,18 +1268,34 @@ where
                 let template = template::template_file(state.url.as_str());
                 let made = runtime.spawn(async move {
                     let name = format!("sandbox-sqlx template {}", template.display());
-                    RunWide::file()
-                        .once(&name, || {
-                            template::build_template::<DB>(&template, migrator)
+                    // The template's own error says what failed and how to fix it: kept
+                    // whole, rather than as the run-wide setup's message.
+                    let failure = Arc::new(Mutex::new(None));
+                    let kept = failure.clone();
+                    let once = RunWide::file()
+                        .once(&name, || async move {
+                            let built = template::build_template::<DB>(&template, migrator).await;
+                            built.map_err(|error| {
+                                let message = error.to_string();
+                                *kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+                                message
+                            })
                         })
-                        .await
-                        .map(|_| ())
-                        .map_err(|error| error.to_string())
+                        .await;
+                    let failure = failure
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    match (once, failure) {
+                        (Ok(_), _) => Ok(()),
+                        (Err(_), Some(error)) => Err(error.to_string()),
+                        (Err(error), None) => Err(error.to_string()),
+                    }
                 });
                 match made.await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(message)) => Err(SandboxError::Migrations { label, message }),
-                    Err(error) => Err(SandboxError::Migrations {
+                    Ok(Err(message)) => Err(SandboxError::Template { label, message }),
+                    Err(error) => Err(SandboxError::Template {
                         label,
                         message: error.to_string(),
                     }),

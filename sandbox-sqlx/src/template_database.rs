@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ownership_runtime::runwide::RunWide;
-use ownership_runtime::{ActorId, Ownership, OwnershipError, callers};
+use ownership_runtime::{ActorId, Found, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
@@ -262,7 +262,9 @@ impl TemplateDatabase {
     /// # Ok(()) }
     /// ```
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> TemplateDatabase {
-        let databases = Ownership::new();
+        let databases: Ownership<(), Arc<TestDatabase>> = Ownership::new();
+        // Shared tests share their database with every actor.
+        ownership_runtime::harness::register_server(databases.mode_switch());
         let cleanup = Arc::new(Cleanup {
             databases: databases.clone(),
         });
@@ -365,14 +367,19 @@ impl TemplateDatabase {
     /// ```
     pub async fn pool(&self) -> Result<PgPool, SandboxError> {
         let chain = callers();
-        if let Some(found) = self.databases.fetch_owner(&chain, &())
+        let found = self.databases.fetch_owner(&chain, &());
+        if let Some(found) = found
             && let Some(database) = self.databases.metadata(found.id(), &())
         {
             return Ok(database.pool.clone());
         }
-        let actor = *chain.first().ok_or_else(|| SandboxError::NoActor {
-            label: self.label.clone(),
-        })?;
+        // In a shared test, every actor uses the test's database: made for the test.
+        let actor = match found {
+            Some(Found::SharedOwner(owner)) => owner,
+            _ => *chain.first().ok_or_else(|| SandboxError::NoActor {
+                label: self.label.clone(),
+            })?,
+        };
         let runtime =
             ownership_runtime::background::handle().map_err(|message| SandboxError::Runtime {
                 label: self.label.clone(),
@@ -396,7 +403,7 @@ impl TemplateDatabase {
         let (pool, admin) = match made {
             Ok(Ok(Some(made))) => made,
             Ok(Ok(None)) => {
-                return Err(SandboxError::Migrations {
+                return Err(SandboxError::Template {
                     label: self.label.clone(),
                     message: format!(
                         "the template database {} is gone: dropped while this process used \
@@ -470,7 +477,7 @@ impl TemplateDatabase {
                     .await;
                 match made {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(message)) => Err(SandboxError::Migrations {
+                    Ok(Err(message)) => Err(SandboxError::Template {
                         label: self.label.clone(),
                         message,
                     }),
