@@ -14,10 +14,9 @@ use sqlx::{
     AssertSqlSafe, Database, Either, Execute, Executor, Pool, SqlSafeStr, SqlStr, Transaction,
 };
 use sqlx_core::transaction::TransactionManager;
-use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{FENCE, FENCE_AGAIN, FENCE_RELEASE, FENCE_ROLLBACK, SandboxDatabase};
-use crate::conn::{HeldBy, OwnedConnection, Slot};
+use crate::conn::{Held, OwnedConnection, Slot};
 use crate::error::SandboxError;
 use crate::sandbox::{Driven, State};
 
@@ -143,16 +142,12 @@ where
             }),
             Route::Sandbox(state) => {
                 let owned = connection_for_caller(state).await?;
-                let (mut slot, held) = owned.hold().await?;
+                let mut slot = owned.hold().await?;
                 settle(&mut slot).await?;
                 let connection = slot_connection(&mut slot)?;
                 DB::TransactionManager::begin(connection, None).await?;
                 Ok(SandboxTransaction {
-                    inner: TransactionInner::Sandboxed {
-                        slot,
-                        open: true,
-                        _held: held,
-                    },
+                    inner: TransactionInner::Sandboxed { slot, open: true },
                 })
             }
         }
@@ -187,11 +182,11 @@ where
             }),
             Route::Sandbox(state) => {
                 let owned = connection_for_caller(state).await?;
-                let (mut slot, held) = owned.hold().await?;
+                let mut slot = owned.hold().await?;
                 settle(&mut slot).await?;
                 slot_connection(&mut slot)?;
                 Ok(SandboxConnection {
-                    inner: ConnectionInner::Sandboxed { slot, _held: held },
+                    inner: ConnectionInner::Sandboxed { slot },
                 })
             }
         }
@@ -505,12 +500,10 @@ enum TransactionInner<DB: SandboxDatabase> {
     Pool(Option<Transaction<'static, DB>>),
     /// A savepoint in the test's sandbox transaction.
     Sandboxed {
-        /// The test's connection, held until the transaction ends.
-        slot: OwnedMutexGuard<Slot<DB>>,
+        /// The test's connection, held by this task until the transaction ends.
+        slot: Held<DB>,
         /// Whether the savepoint is still open.
         open: bool,
-        /// Marks this task as the connection's holder.
-        _held: HeldBy,
     },
 }
 
@@ -660,9 +653,8 @@ enum ConnectionInner<DB: SandboxDatabase> {
     Pool(PoolConnection<DB>),
     /// The test's connection, held until this is dropped.
     Sandboxed {
-        slot: OwnedMutexGuard<Slot<DB>>,
-        /// Marks this task as the connection's holder.
-        _held: HeldBy,
+        /// The test's connection, held by this task.
+        slot: Held<DB>,
     },
 }
 

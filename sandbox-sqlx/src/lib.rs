@@ -42,6 +42,7 @@
 //! own, made from a migrated template.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backend;
 mod conn;

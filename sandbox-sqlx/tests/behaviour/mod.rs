@@ -23,8 +23,8 @@ use sandbox_sqlx::{
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{
-    AssertSqlSafe, ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments,
-    Pool, Row, SqlSafeStr, Type,
+    AssertSqlSafe, ColumnIndex, Connection, Database, Decode, Either, Encode, Executor,
+    IntoArguments, Pool, Row, SqlSafeStr, Type,
 };
 use tokio::sync::oneshot;
 
@@ -73,6 +73,77 @@ pub fn migrator(ddl: &'static str, migrations_table: &'static str) -> Migrator {
     )]);
     migrator.dangerous_set_table_name(migrations_table);
     migrator
+}
+
+/// A future polled by hand, and polled again by its waker the moment it is woken, on the
+/// thread that wakes it: in the middle of whatever woke it (a lock's release, say), to
+/// force an interleaving.
+struct PolledOnWake<T> {
+    future: Mutex<Option<futures_core::future::BoxFuture<'static, T>>>,
+    /// Woken since its last poll began.
+    woken: std::sync::atomic::AtomicBool,
+    output: Mutex<Option<T>>,
+    done: tokio::sync::Notify,
+}
+
+impl<T: Send + 'static> PolledOnWake<T> {
+    fn new(future: impl Future<Output = T> + Send + 'static) -> Arc<Self> {
+        Arc::new(PolledOnWake {
+            future: Mutex::new(Some(Box::pin(future))),
+            woken: std::sync::atomic::AtomicBool::new(false),
+            output: Mutex::new(None),
+            done: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Polls the future until it is done or waits; a wake during a poll (from its own
+    /// thread or another) makes that poll's thread poll again.
+    fn poll(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        while let Ok(mut future) = self.future.try_lock() {
+            if !self.woken.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            let waker = std::task::Waker::from(self.clone());
+            let Some(running) = future.as_mut() else {
+                return;
+            };
+            if let std::task::Poll::Ready(output) = running
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+            {
+                *future = None;
+                *self.output.lock().unwrap() = Some(output);
+                self.done.notify_one();
+                return;
+            }
+        }
+    }
+
+    /// Whether the future is done.
+    fn is_done(&self) -> bool {
+        self.output.lock().unwrap().is_some()
+    }
+
+    /// The future's output, once it is done (waiting at most thirty seconds).
+    async fn output(&self) -> T {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Some(output) = self.output.lock().unwrap().take() {
+                    return output;
+                }
+                self.done.notified().await;
+            }
+        })
+        .await
+        .expect("the future polled on wake to end")
+    }
+}
+
+impl<T: Send + 'static> std::task::Wake for PolledOnWake<T> {
+    fn wake(self: Arc<Self>) {
+        self.poll();
+    }
 }
 
 /// A token no other test or run uses.
@@ -881,6 +952,48 @@ where
         );
     }
 
+    /// A task that holds the test's connection (a transaction, an acquired connection)
+    /// and runs a query through the pool gets `HeldByThisTask`, where the query would wait
+    /// for itself forever; also when it took the connection over from another task at the
+    /// earliest moment: woken, and run, in the middle of the other's release.
+    pub fn a_nested_query_of_a_task_that_took_the_connection_over_is_refused() {
+        for in_a_transaction in [true, false] {
+            let db = Self::auto().pool();
+            run_async(Self::config("taken_over"), || async move {
+                Self::connection_id(&db).await.unwrap();
+                // Another task of the test holds the connection in a transaction.
+                let other = db.clone();
+                let held = tokio::spawn(async move { other.begin().await.unwrap() });
+                let held = held.await.unwrap();
+                // The test waits for it, and takes it over the moment it is released.
+                let taker = db.clone();
+                let taking = PolledOnWake::new(async move {
+                    if in_a_transaction {
+                        Either::Left(taker.begin().await.unwrap())
+                    } else {
+                        Either::Right(taker.acquire().await.unwrap())
+                    }
+                });
+                taking.poll();
+                assert!(!taking.is_done(), "it waits for the other task");
+                drop(held);
+                let taken = taking.output().await;
+                let nested = futures_util::FutureExt::now_or_never(Self::connection_id(&db));
+                let Some(Err(error)) = nested else {
+                    panic!(
+                        "the nested query must be refused, not wait (begin: {in_a_transaction})"
+                    );
+                };
+                assert!(
+                    matches!(sandbox_error(&error), SandboxError::HeldByThisTask { .. }),
+                    "{error:?}"
+                );
+                drop(taken);
+                Self::connection_id(&db).await.unwrap();
+            });
+        }
+    }
+
     /// What `#[owned_test(sandbox = MANUAL)]` expands to: the harness checks a connection
     /// out before the body, and the sandbox's hook checks it in after.
     pub fn a_test_that_names_the_sandbox_gets_a_connection_before_its_body() {
@@ -1536,6 +1649,7 @@ macro_rules! behaviour_suite {
         $crate::behaviour::behaviour_suite!(@test $backend, production_handles_go_straight_to_the_pool);
         $crate::behaviour::behaviour_suite!(@test $backend, fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass);
         $crate::behaviour::behaviour_suite!(@test $backend, one_sandbox_serves_many_per_test_runtimes_without_failures);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_nested_query_of_a_task_that_took_the_connection_over_is_refused);
         $crate::behaviour::behaviour_suite!(@test $backend, a_test_that_names_the_sandbox_gets_a_connection_before_its_body);
         $crate::behaviour::behaviour_suite!(@test $backend, switching_to_manual_or_auto_checks_every_connection_in);
         $crate::behaviour::behaviour_suite!(@test $backend, a_post_checkout_hook_seeds_each_test_and_is_rolled_back);
