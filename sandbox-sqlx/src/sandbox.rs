@@ -532,7 +532,7 @@ where
     ///     .pool_options(options)
     ///     .build()?;
     /// let pool = sandbox.pool();
-    /// assert_eq!(pool.inner().options().get_idle_timeout(), Some(Duration::from_secs(30)));
+    /// assert_eq!(pool.options().get_idle_timeout(), Some(Duration::from_secs(30)));
     /// # Ok::<(), sandbox_sqlx::SandboxError>(())
     /// ```
     pub fn pool_options(mut self, options: PoolOptions<DB>) -> Self {
@@ -549,7 +549,7 @@ where
     /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
     ///     .max_connections(16)
     ///     .build()?;
-    /// assert_eq!(sandbox.pool().inner().options().get_max_connections(), 16);
+    /// assert_eq!(sandbox.pool().options().get_max_connections(), 16);
     /// # Ok::<(), sandbox_sqlx::SandboxError>(())
     /// ```
     pub fn max_connections(mut self, max: u32) -> Self {
@@ -567,7 +567,7 @@ where
     /// let sandbox = Sandbox::<MySql>::builder("app-db", "mysql://root@127.0.0.1:3306/test")
     ///     .acquire_timeout(Duration::from_secs(5))
     ///     .build()?;
-    /// let waits = sandbox.pool().inner().options().get_acquire_timeout();
+    /// let waits = sandbox.pool().options().get_acquire_timeout();
     /// assert_eq!(waits, Duration::from_secs(5));
     /// # Ok::<(), sandbox_sqlx::SandboxError>(())
     /// ```
@@ -690,7 +690,7 @@ where
     ///
     /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
     ///     .build()?;
-    /// assert_eq!(sandbox.pool().inner().size(), 0); // no connection opened yet
+    /// assert_eq!(sandbox.pool().size(), 0); // no connection opened yet
     ///
     /// let typo = Sandbox::<Postgres>::builder("typo-db", "not a url").build();
     /// assert!(matches!(typo, Err(SandboxError::Database { .. })));

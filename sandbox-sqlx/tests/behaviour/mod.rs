@@ -24,7 +24,7 @@ use sandbox_sqlx::{
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{
     AssertSqlSafe, ColumnIndex, Connection, Database, Decode, Either, Encode, Executor,
-    IntoArguments, Pool, Row, SqlSafeStr, Type,
+    IntoArguments, Pool, Row, SqlSafeStr, Statement, Type,
 };
 use tokio::sync::oneshot;
 
@@ -73,6 +73,44 @@ pub fn migrator(ddl: &'static str, migrations_table: &'static str) -> Migrator {
     )]);
     migrator.dangerous_set_table_name(migrations_table);
     migrator
+}
+
+/// A way a test's first use of the sandbox reaches its connection: each begins the
+/// sandbox's transaction (or, unsandboxed, sends the first statement) its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstUse {
+    /// A statement on the pool (on PostgreSQL, fenced).
+    Statement,
+    /// An app transaction: `pool.begin()`.
+    Begin,
+    /// An acquired connection: `pool.acquire()`.
+    Acquire,
+    /// A prepared statement: `pool.prepare(..)`.
+    Prepare,
+    /// A statement on an unsandboxed checkout (`CheckoutOptions::sandbox(false)`): it only
+    /// reads, as it would commit.
+    Unsandboxed,
+}
+
+impl FirstUse {
+    /// Every way.
+    pub const ALL: [FirstUse; 5] = [
+        FirstUse::Statement,
+        FirstUse::Begin,
+        FirstUse::Acquire,
+        FirstUse::Prepare,
+        FirstUse::Unsandboxed,
+    ];
+}
+
+/// The server sessions a test used (see [`Suite::test_first_use`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Used {
+    /// The test's connection.
+    pub connection: i64,
+    /// The connection that held the lock of serialized tests in the test's turn (`None`
+    /// for an unsandboxed test, which takes no turn).
+    pub locking: Option<i64>,
 }
 
 /// A future polled by hand, and polled again by its waker the moment it is woken, on the
@@ -402,10 +440,82 @@ where
 
     /// The id of the connection a query through `db` runs on.
     pub async fn connection_id(db: &SandboxPool<B::DB>) -> sqlx::Result<i64> {
+        Self::connection_id_on(db).await
+    }
+
+    /// The id of the connection a query on any executor runs on.
+    async fn connection_id_on<'e>(db: impl Executor<'e, Database = B::DB>) -> sqlx::Result<i64> {
         let rows = sqlx::raw_sql(B::CONNECTION_ID).fetch_all(db).await?;
         rows.last()
             .expect("the connection id query returns a row")
             .try_get(0)
+    }
+
+    /// Uses `sandbox` for the first time in the current test, the `way` given (inserting
+    /// `token`, but for [`FirstUse::Unsandboxed`], which would commit it), and returns
+    /// the id of the connection it ran on.
+    async fn first_use(way: FirstUse, sandbox: &Sandbox<B::DB>, token: &str) -> i64 {
+        let db = sandbox.pool();
+        match way {
+            FirstUse::Statement => {
+                Self::insert(&db, token).await.unwrap();
+            }
+            FirstUse::Begin => {
+                let mut tx = db.begin().await.unwrap();
+                Self::insert(&mut *tx, token).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+            FirstUse::Acquire => {
+                let mut connection = db.acquire().await.unwrap();
+                Self::insert(&mut *connection, token).await.unwrap();
+            }
+            FirstUse::Prepare => {
+                let insert = Self::sql("INSERT INTO {table} (token) VALUES ({parameter})");
+                let statement = (&db).prepare(insert.into_sql_str()).await.unwrap();
+                statement.query().bind(token).execute(&db).await.unwrap();
+            }
+            FirstUse::Unsandboxed => {
+                let unsandboxed = CheckoutOptions::default().sandbox(false);
+                let checkout = sandbox.checkout_for(callers()[0], unsandboxed).await;
+                assert_eq!(checkout.unwrap(), Checkout::Ok);
+            }
+        }
+        let id = Self::connection_id(&db).await.unwrap();
+        if way != FirstUse::Unsandboxed {
+            assert_eq!(Self::count(&db, token).await, 1, "{way:?}");
+        }
+        id
+    }
+
+    /// Runs a test (of `flavor`, on a runtime of its own that ends with it) whose first use
+    /// of `sandbox` is `way` (see [`Suite::first_use`]); with `lock_holder` (SQL giving the
+    /// session that holds the lock of serialized tests), reads that session in the test's
+    /// turn.
+    pub fn test_first_use(
+        sandbox: &Sandbox<B::DB>,
+        way: FirstUse,
+        flavor: Flavor,
+        token: &str,
+        lock_holder: Option<&'static str>,
+    ) -> Used {
+        let used = Mutex::new(None);
+        run_async(Self::config("first_use").flavor(flavor), || async {
+            let connection = Self::first_use(way, sandbox, token).await;
+            let locking = match lock_holder {
+                Some(holder) if way != FirstUse::Unsandboxed => Some(
+                    sqlx::query_scalar(AssertSqlSafe(holder))
+                        .fetch_one(&sandbox.pool())
+                        .await
+                        .unwrap(),
+                ),
+                _ => None,
+            };
+            *used.lock().unwrap() = Some(Used {
+                connection,
+                locking,
+            });
+        });
+        used.into_inner().unwrap().expect("the test ran")
     }
 
     /// Runs `work` outside any sandbox, on a plain connection of its own to `url`.
@@ -950,6 +1060,48 @@ where
             0,
             "rows written by sandboxed tests were left behind"
         );
+    }
+
+    /// No handle lets a test's runtime open a connection that goes back into the sandbox's
+    /// pool, where the next test would find it dead with that runtime ("A Tokio 1.x context
+    /// was found, but it is being shutdown"), and its checkin would fail: tests in a row,
+    /// each on a runtime of its own that ends with it (as under `--test-threads=1`), on
+    /// both flavors, use a pool with room for a second connection every way there is
+    /// ([`FirstUse`]), from the test and from a task it spawns, and every one passes.
+    /// Inside a sandbox the handle gives no pool to query behind its back (`inner()`),
+    /// only the pool's settings and statistics.
+    pub fn no_tests_runtime_drives_a_connection_that_the_next_test_gets() {
+        let sandbox = Self::builder("runtime-each")
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .auto()
+            .build()
+            .unwrap();
+        let db = sandbox.pool();
+        assert!(db.inner().is_none(), "no pool behind the sandbox's back");
+        assert_eq!(db.options().get_max_connections(), 2);
+        let prefix = token("runtime-each");
+        for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+            for way in FirstUse::ALL {
+                let mine = format!("{prefix}-{flavor:?}-{way:?}");
+                Self::test_first_use(&sandbox, way, flavor, &mine, None);
+                let (db, spawned) = (sandbox.pool(), format!("{mine}-spawned"));
+                run_async(
+                    Self::config("runtime_each_task").flavor(flavor),
+                    || async move {
+                        let task = tokio::spawn(async move {
+                            let mut tx = db.begin().await.unwrap();
+                            Self::insert(&mut *tx, &spawned).await.unwrap();
+                            tx.commit().await.unwrap();
+                            let mut connection = db.acquire().await.unwrap();
+                            assert_eq!(Self::count_on(&mut *connection, &spawned).await, 1);
+                        });
+                        task.await.unwrap();
+                    },
+                );
+            }
+        }
+        assert_eq!(Self::committed(&format!("{prefix}-%")), 0);
     }
 
     /// A task that holds the test's connection (a transaction, an acquired connection)
@@ -1649,6 +1801,7 @@ macro_rules! behaviour_suite {
         $crate::behaviour::behaviour_suite!(@test $backend, production_handles_go_straight_to_the_pool);
         $crate::behaviour::behaviour_suite!(@test $backend, fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass);
         $crate::behaviour::behaviour_suite!(@test $backend, one_sandbox_serves_many_per_test_runtimes_without_failures);
+        $crate::behaviour::behaviour_suite!(@test $backend, no_tests_runtime_drives_a_connection_that_the_next_test_gets);
         $crate::behaviour::behaviour_suite!(@test $backend, a_nested_query_of_a_task_that_took_the_connection_over_is_refused);
         $crate::behaviour::behaviour_suite!(@test $backend, a_test_that_names_the_sandbox_gets_a_connection_before_its_body);
         $crate::behaviour::behaviour_suite!(@test $backend, switching_to_manual_or_auto_checks_every_connection_in);
