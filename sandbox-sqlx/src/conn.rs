@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use ownership_runtime::ActorId;
 use sqlx::pool::PoolConnection;
-use sqlx::{Database, Executor};
+use sqlx::{Database, Executor, Pool};
 use sqlx_core::transaction::TransactionManager;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{IsolationLevel, SandboxDatabase};
 use crate::error::SandboxError;
+use crate::reconnect::Replacement;
 use crate::sandbox::ConnectionHook;
 use crate::template::TestDatabase;
 use crate::turns::{TakeTurn, TurnGuard};
@@ -56,6 +57,11 @@ pub(crate) struct Slot<DB: Database> {
     /// back (a statement that could, code given the raw connection, a failed fence), so
     /// that checkin asks the server; otherwise checkin costs no round trip.
     pub(crate) may_have_ended: bool,
+    /// Until the connection's first round trip for this checkout: where to get another
+    /// one if it turns out closed (the server ended it while it sat idle in the pool).
+    pub(crate) replacement: Option<Replacement<DB>>,
+    /// Why the connection is gone, when it was found closed and no other one could be had.
+    pub(crate) lost: Option<String>,
 }
 
 /// A sandbox transaction still to begin.
@@ -138,13 +144,22 @@ pub(crate) struct OwnedConnection<DB: Database> {
 }
 
 impl<DB: Database> OwnedConnection<DB> {
+    /// `connection`, checked out for `owner`; `pool` is the one it came from, if another
+    /// one may come from there should it turn out closed at its first round trip (see
+    /// [`crate::reconnect`]).
     pub(crate) fn new(
         owner: ActorId,
         label: Arc<str>,
         connection: PoolConnection<DB>,
         sandboxed: bool,
         pending_begin: Option<PendingBegin>,
+        pool: Option<Pool<DB>>,
     ) -> Self {
+        let replacement = pool.map(|pool| Replacement {
+            pool,
+            label: label.clone(),
+            owner,
+        });
         OwnedConnection {
             owner,
             label,
@@ -156,6 +171,8 @@ impl<DB: Database> OwnedConnection<DB> {
                 pending_begin,
                 turn: None,
                 may_have_ended: false,
+                replacement,
+                lost: None,
             })),
             holder: Arc::new(Mutex::new(None)),
             database: Mutex::new(None),
@@ -218,13 +235,18 @@ impl<DB: Database> OwnedConnection<DB> {
         if slot.connection.is_some() {
             return Ok(slot);
         }
-        Err(match slot.revoked {
-            Some(timeout) => SandboxError::OwnershipTimeout {
+        Err(match (slot.revoked, &slot.lost) {
+            (Some(timeout), _) => SandboxError::OwnershipTimeout {
                 label: self.label.to_string(),
                 owner: self.owner,
                 timeout,
             },
-            None => SandboxError::CheckedIn {
+            (None, Some(cause)) => SandboxError::ConnectionLost {
+                label: self.label.to_string(),
+                owner: self.owner,
+                cause: cause.clone(),
+            },
+            (None, None) => SandboxError::CheckedIn {
                 label: self.label.to_string(),
                 owner: self.owner,
             },
@@ -349,8 +371,14 @@ mod tests {
             let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
             let actor = Actor::named("conn::tests::owner");
             let connection = pool.acquire().await.unwrap();
-            let owned =
-                OwnedConnection::new(actor.id(), "conn-tests".into(), connection, false, None);
+            let owned = OwnedConnection::new(
+                actor.id(),
+                "conn-tests".into(),
+                connection,
+                false,
+                None,
+                None,
+            );
             test(Arc::new(owned)).await;
         });
     }

@@ -18,6 +18,7 @@ use sqlx_core::transaction::TransactionManager;
 use crate::backend::{FENCE, FENCE_AGAIN, FENCE_RELEASE, FENCE_ROLLBACK, SandboxDatabase};
 use crate::conn::{Held, OwnedConnection, Slot};
 use crate::error::SandboxError;
+use crate::reconnect;
 use crate::sandbox::{Driven, State};
 
 /// A cheap, cloneable handle to a database pool that app code queries through
@@ -357,6 +358,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     let Some(pending) = slot.pending_begin.clone() else {
+        reconnect::check_unsandboxed(slot).await?;
         return Ok(false);
     };
     if let Some(take_turn) = &pending.take_turn
@@ -371,7 +373,13 @@ where
     } else {
         begin
     };
-    DB::TransactionManager::begin(slot_connection(slot)?, begin).await?;
+    // The checkout's first round trip: a connection found closed is replaced, once.
+    let begun = DB::TransactionManager::begin(slot_connection(slot)?, begin.clone()).await;
+    if let Err(error) = begun {
+        reconnect::replace_closed(slot, error).await?;
+        DB::TransactionManager::begin(slot_connection(slot)?, begin).await?;
+    }
+    slot.replacement = None;
     slot.pending_begin = None;
     Ok(true)
 }

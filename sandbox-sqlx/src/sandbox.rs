@@ -517,7 +517,8 @@ where
 {
     /// The pool's options (size, timeouts); the default is sqlx's, with at most 10
     /// connections and no ping before each checkout (`test_before_acquire(false)`: a
-    /// round trip per test saved; a connection found broken at checkin is closed, not
+    /// round trip per test saved; a connection the server closed while idle is replaced
+    /// at the test's first statement, and one found broken at checkin is closed, not
     /// returned).
     ///
     /// ```
@@ -1216,6 +1217,8 @@ where
             connection,
             sandboxed,
             pending_begin,
+            // A pooled connection found closed at its first round trip is replaced.
+            (!DB::PER_TEST_DATABASE).then(|| self.pool.clone()),
         );
         owned.pre_checkin = options.pre_checkin.clone();
         *owned

@@ -113,6 +113,43 @@ pub struct Used {
     pub locking: Option<i64>,
 }
 
+/// SQL that ends a server's sessions behind the sandbox's back: `{id}` is a session's id as
+/// [`Backend::CONNECTION_ID`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sessions {
+    /// Ends the session `{id}`.
+    pub kill: &'static str,
+    /// Counts the sessions whose id is `{id}` (0 once it has ended).
+    pub alive: &'static str,
+    /// The id of the session that holds the lock of serialized tests.
+    pub lock_holder: &'static str,
+    /// Counts the locks of serialized tests that session `{id}` holds.
+    pub holds_lock: &'static str,
+}
+
+/// Waits, at most thirty seconds, until `done` answers `true`, checking every 50 ms; then
+/// fails naming `what` it waited for.
+pub async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "waited thirty seconds for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `url` with the query parameter `parameter` (`name=value`) added.
+#[allow(
+    dead_code,
+    reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+)]
+pub fn with_parameter(url: &str, parameter: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{parameter}")
+}
+
 /// A future polled by hand, and polled again by its waker the moment it is woken, on the
 /// thread that wakes it: in the middle of whatever woke it (a lock's release, say), to
 /// force an interleaving.
@@ -1722,21 +1759,101 @@ where
         let mut admin = <B::DB as Database>::Connection::connect(&B::url())
             .await
             .unwrap();
-        let started = std::time::Instant::now();
-        loop {
-            let waiting: i64 = sqlx::query_scalar(AssertSqlSafe(waiters))
-                .fetch_one(&mut admin)
+        until(
+            "a test to wait for the lock that serializes tests",
+            async || Self::count_sessions(&mut admin, waiters, 0).await > 0,
+        )
+        .await;
+    }
+
+    /// Runs `sql` (`{id}` replaced by `id`), which counts something, on `admin`.
+    #[allow(
+        dead_code,
+        reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+    )]
+    async fn count_sessions(
+        admin: &mut <B::DB as Database>::Connection,
+        sql: &str,
+        id: i64,
+    ) -> i64 {
+        let sql = AssertSqlSafe(sql.replace("{id}", &id.to_string()));
+        sqlx::query_scalar(sql).fetch_one(admin).await.unwrap()
+    }
+
+    /// Ends, as the server would (an idle timeout, an administrator), the sessions a test
+    /// left idle: its connection, once back in the sandbox's pool, and the connection
+    /// that held the lock of serialized tests, once it released it.
+    #[allow(
+        dead_code,
+        reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+    )]
+    fn end_idle_sessions(sandbox: &Sandbox<B::DB>, sessions: &Sessions, used: Used) {
+        runtime().block_on(async {
+            let mut admin = <B::DB as Database>::Connection::connect(&B::url())
                 .await
                 .unwrap();
-            if waiting > 0 {
-                return;
+            let pool = sandbox.pool();
+            until("the test's connection to be back in the pool", async || {
+                pool.num_idle() > 0
+            })
+            .await;
+            if let Some(locking) = used.locking {
+                until("the test's turn to release its lock", async || {
+                    Self::count_sessions(&mut admin, sessions.holds_lock, locking).await == 0
+                })
+                .await;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "no test waited for the lock that serializes tests"
+            for id in [Some(used.connection), used.locking].into_iter().flatten() {
+                let kill = AssertSqlSafe(sessions.kill.replace("{id}", &id.to_string()));
+                sqlx::raw_sql(kill).execute(&mut admin).await.unwrap();
+                until("the killed session to end", async || {
+                    Self::count_sessions(&mut admin, sessions.alive, id).await == 0
+                })
+                .await;
+            }
+        });
+    }
+
+    /// A connection the server ended while it sat idle in the sandbox's pool (an idle
+    /// timeout, an administrator's kill), and the idle connection that holds the lock of
+    /// serialized tests, fail no test: the next test's first round trip, which has sent
+    /// nothing of the test's yet, finds its connection closed, and the sandbox goes on,
+    /// transparently, on another one from its pool, whichever way the test first uses it
+    /// ([`FirstUse`]). A pool of one: each next test gets the connection the server
+    /// ended. The sandbox is serialized, on `url` (its own spelling of the database's URL,
+    /// so that its lock is held by a connection of its own).
+    #[allow(
+        dead_code,
+        reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+    )]
+    pub fn connections_the_server_ended_while_idle_are_replaced(url: String, sessions: &Sessions) {
+        let sandbox = Sandbox::builder(format!("{}-ended-idle", B::NAME), url)
+            .migrations(B::migrator())
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .serialize_tests(true)
+            .auto()
+            .build()
+            .unwrap();
+        let prefix = token("ended-idle");
+        let flavor = Flavor::CurrentThread;
+        let holder = Some(sessions.lock_holder);
+        let first = format!("{prefix}-first");
+        let mut used = Self::test_first_use(&sandbox, FirstUse::Statement, flavor, &first, holder);
+        for way in FirstUse::ALL {
+            Self::end_idle_sessions(&sandbox, sessions, used);
+            let mine = format!("{prefix}-{way:?}");
+            let next = Self::test_first_use(&sandbox, way, flavor, &mine, holder);
+            assert_ne!(
+                next.connection, used.connection,
+                "{way:?}: a new connection"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let (Some(before), Some(now)) = (used.locking, next.locking) {
+                assert_ne!(before, now, "{way:?}: a new locking connection");
+            }
+            used = next;
         }
+        assert_eq!(Self::committed(&format!("{prefix}-%")), 0);
     }
 
     /// Ends the sandbox's transaction behind its back with `statement`: the test fails,
