@@ -1,17 +1,20 @@
 //! A checked-out connection: owned by one actor, shared by its tasks one statement (or
 //! one transaction) at a time, and rolled back when it goes back to the pool.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ownership_runtime::ActorId;
 use sqlx::pool::PoolConnection;
-use sqlx::{Database, Executor};
+use sqlx::{Database, Executor, Pool};
 use sqlx_core::transaction::TransactionManager;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{IsolationLevel, SandboxDatabase};
 use crate::error::SandboxError;
+use crate::reconnect::Replacement;
 use crate::sandbox::ConnectionHook;
 use crate::template::TestCopy;
 use crate::turns::{TakeTurn, TurnGuard};
@@ -54,6 +57,11 @@ pub(crate) struct Slot<DB: Database> {
     /// back (a statement that could, code given the raw connection, a failed fence), so
     /// that checkin asks the server; otherwise checkin costs no round trip.
     pub(crate) may_have_ended: bool,
+    /// Until the connection's first round trip for this checkout: where to get another
+    /// one if it turns out closed (the server ended it while it sat idle in the pool).
+    pub(crate) replacement: Option<Replacement<DB>>,
+    /// Why the connection is gone, when it was found closed and no other one could be had.
+    pub(crate) lost: Option<String>,
 }
 
 /// A sandbox transaction still to begin.
@@ -128,7 +136,7 @@ pub(crate) struct OwnedConnection<DB: Database> {
     pub(crate) label: Arc<str>,
     slot: Arc<tokio::sync::Mutex<Slot<DB>>>,
     /// Held across statements by a transaction or an acquired connection.
-    holder: Arc<Mutex<Option<Holder>>>,
+    holder: Arc<Mutex<Option<Mark>>>,
     /// The test's own database, for backends that copy a template per test.
     pub(crate) database: Mutex<Option<TestCopy<DB>>>,
     /// Runs on the connection at checkin, before the rollback.
@@ -136,13 +144,22 @@ pub(crate) struct OwnedConnection<DB: Database> {
 }
 
 impl<DB: Database> OwnedConnection<DB> {
+    /// `connection`, checked out for `owner`; `pool` is the one it came from, if another
+    /// one may come from there should it turn out closed at its first round trip (see
+    /// [`crate::reconnect`]).
     pub(crate) fn new(
         owner: ActorId,
         label: Arc<str>,
         connection: PoolConnection<DB>,
         sandboxed: bool,
         pending_begin: Option<PendingBegin>,
+        pool: Option<Pool<DB>>,
     ) -> Self {
+        let replacement = pool.map(|pool| Replacement {
+            pool,
+            label: label.clone(),
+            owner,
+        });
         OwnedConnection {
             owner,
             label,
@@ -154,6 +171,8 @@ impl<DB: Database> OwnedConnection<DB> {
                 pending_begin,
                 turn: None,
                 may_have_ended: false,
+                replacement,
+                lost: None,
             })),
             holder: Arc::new(Mutex::new(None)),
             database: Mutex::new(None),
@@ -170,17 +189,19 @@ impl<DB: Database> OwnedConnection<DB> {
 
     /// Waits for the connection, for a transaction or an acquired connection that the
     /// current task keeps across statements.
-    pub(crate) async fn hold(&self) -> Result<(OwnedMutexGuard<Slot<DB>>, HeldBy), SandboxError> {
+    pub(crate) async fn hold(&self) -> Result<Held<DB>, SandboxError> {
         let mut slot = self.lock().await?;
         // The holder runs statements the sandbox doesn't see.
         slot.may_have_ended = true;
-        *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = Some(Holder::current());
-        Ok((
-            slot,
-            HeldBy {
+        let mark = Mark::current();
+        *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = Some(mark);
+        Ok(Held {
+            _mark: HeldBy {
                 holder: self.holder.clone(),
+                mark,
             },
-        ))
+            slot,
+        })
     }
 
     /// Takes the connection out for checkin; later users get an error.
@@ -197,8 +218,8 @@ impl<DB: Database> OwnedConnection<DB> {
     }
 
     fn refuse_self_wait(&self) -> Result<(), SandboxError> {
-        let holder = *self.holder.lock().unwrap_or_else(PoisonError::into_inner);
-        if holder == Some(Holder::current()) {
+        let mark = *self.holder.lock().unwrap_or_else(PoisonError::into_inner);
+        if mark.is_some_and(|mark| mark.holder == Holder::current()) {
             return Err(SandboxError::HeldByThisTask {
                 label: self.label.to_string(),
                 owner: self.owner,
@@ -214,13 +235,18 @@ impl<DB: Database> OwnedConnection<DB> {
         if slot.connection.is_some() {
             return Ok(slot);
         }
-        Err(match slot.revoked {
-            Some(timeout) => SandboxError::OwnershipTimeout {
+        Err(match (slot.revoked, &slot.lost) {
+            (Some(timeout), _) => SandboxError::OwnershipTimeout {
                 label: self.label.to_string(),
                 owner: self.owner,
                 timeout,
             },
-            None => SandboxError::CheckedIn {
+            (None, Some(cause)) => SandboxError::ConnectionLost {
+                label: self.label.to_string(),
+                owner: self.owner,
+                cause: cause.clone(),
+            },
+            (None, None) => SandboxError::CheckedIn {
                 label: self.label.to_string(),
                 owner: self.owner,
             },
@@ -254,15 +280,61 @@ impl<DB: Database> Taken<DB> {
     }
 }
 
+/// One hold of a connection: who holds it, and which of its holds this is, so that the
+/// end of a hold clears its own mark and never the next holder's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    holder: Holder,
+    hold: u64,
+}
+
+impl Mark {
+    fn current() -> Mark {
+        static HOLDS: AtomicU64 = AtomicU64::new(0);
+        Mark {
+            holder: Holder::current(),
+            hold: HOLDS.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
 /// Marks the current task as the holder of a connection until dropped.
 #[derive(Debug)]
-pub(crate) struct HeldBy {
-    holder: Arc<Mutex<Option<Holder>>>,
+struct HeldBy {
+    holder: Arc<Mutex<Option<Mark>>>,
+    mark: Mark,
 }
 
 impl Drop for HeldBy {
     fn drop(&mut self) {
-        *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let mut holder = self.holder.lock().unwrap_or_else(PoisonError::into_inner);
+        if *holder == Some(self.mark) {
+            *holder = None;
+        }
+    }
+}
+
+/// A connection held across statements by the current task (see
+/// [`OwnedConnection::hold`]): its slot, and the mark that turns the task's own query
+/// through the pool into an error. Released mark first: the next holder can only take
+/// the connection once this task's mark is gone.
+pub(crate) struct Held<DB: Database> {
+    // Fields drop in declaration order: the mark, then the lock.
+    _mark: HeldBy,
+    slot: OwnedMutexGuard<Slot<DB>>,
+}
+
+impl<DB: Database> Deref for Held<DB> {
+    type Target = Slot<DB>;
+
+    fn deref(&self) -> &Slot<DB> {
+        &self.slot
+    }
+}
+
+impl<DB: Database> DerefMut for Held<DB> {
+    fn deref_mut(&mut self) -> &mut Slot<DB> {
+        &mut self.slot
     }
 }
 
@@ -273,5 +345,121 @@ impl<DB: Database> OwnedConnection<DB> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Wake, Waker};
+
+    use futures_util::FutureExt;
+    use ownership_runtime::Actor;
+    use sqlx::{Sqlite, SqlitePool};
+
+    use super::{Held, Mark, OwnedConnection};
+    use crate::error::SandboxError;
+
+    /// Runs `test` with a connection (to an in-memory SQLite database) checked out for an
+    /// actor, on a current-thread runtime whose own thread is not a task.
+    fn with_connection(test: impl AsyncFnOnce(Arc<OwnedConnection<Sqlite>>)) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+            let actor = Actor::named("conn::tests::owner");
+            let connection = pool.acquire().await.unwrap();
+            let owned = OwnedConnection::new(
+                actor.id(),
+                "conn-tests".into(),
+                connection,
+                false,
+                None,
+                None,
+            );
+            test(Arc::new(owned)).await;
+        });
+    }
+
+    /// Holds the connection in a task of its own, and hands the hold out.
+    async fn hold_in_a_task(owned: &Arc<OwnedConnection<Sqlite>>) -> Held<Sqlite> {
+        let owned = owned.clone();
+        let held = tokio::spawn(async move { owned.hold().await.ok() });
+        held.await.unwrap().expect("a free connection")
+    }
+
+    /// A hold whose lock is released before its mark (another task takes the connection
+    /// in between) leaves the next holder's mark in place: that holder's own query
+    /// through the pool is refused, where it would wait for itself forever.
+    #[test]
+    fn the_end_of_a_hold_clears_its_own_mark_and_never_the_next_holders() {
+        with_connection(async |owned| {
+            let Held {
+                _mark: first_mark,
+                slot: first_slot,
+            } = hold_in_a_task(&owned).await;
+            drop(first_slot);
+            // The runtime's own thread, not the first task, holds it next.
+            let second = owned.hold().await.unwrap();
+            drop(first_mark);
+            let nested = owned.lock().now_or_never();
+            assert!(
+                matches!(nested, Some(Err(SandboxError::HeldByThisTask { .. }))),
+                "the holder's own query must be refused, not wait: {:?}",
+                nested.map(|locked| locked.map(|_| "the lock"))
+            );
+            drop(second);
+            assert!(
+                owned
+                    .lock()
+                    .now_or_never()
+                    .is_some_and(|locked| locked.is_ok())
+            );
+        });
+    }
+
+    /// What a waiter for the connection sees of the holder's mark when it is woken: the
+    /// moment the lock is released.
+    struct Woken {
+        owned: Arc<OwnedConnection<Sqlite>>,
+        mark: Mutex<Option<Option<Mark>>>,
+    }
+
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            let mark = *self.owned.holder.lock().unwrap();
+            self.mark.lock().unwrap().get_or_insert(mark);
+        }
+    }
+
+    /// A hold ends mark first: by the time its lock wakes the next waiter (synchronously,
+    /// in the middle of the hold's drop), no mark is left that the waiter's own could be
+    /// mistaken for or cleared with.
+    #[test]
+    fn a_hold_clears_its_mark_before_it_releases_the_connection() {
+        with_connection(async |owned| {
+            let held = hold_in_a_task(&owned).await;
+            let woken = Arc::new(Woken {
+                owned: owned.clone(),
+                mark: Mutex::new(None),
+            });
+            let waker = Waker::from(woken.clone());
+            let mut waiting = Box::pin(owned.lock());
+            assert!(
+                waiting
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            drop(held);
+            assert_eq!(
+                *woken.mark.lock().unwrap(),
+                Some(None),
+                "woken with no mark left"
+            );
+            assert!(waiting.now_or_never().is_some_and(|locked| locked.is_ok()));
+        });
     }
 }

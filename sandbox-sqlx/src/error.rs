@@ -304,6 +304,23 @@ pub enum SandboxError {
         owner: ActorId,
     },
 
+    /// The test's connection was found closed at its first round trip (the server ended it
+    /// while it sat idle in the pool, or restarted), and no other one could be had.
+    #[error(
+        "sandbox `{label}`: the connection of {owner} was found closed by the server at its \
+         first statement (the server ended it while it sat idle in the pool, or restarted), and \
+         no other connection could be had: {cause}. Check that the database server is up and \
+         accepts connections at the sandbox's URL."
+    )]
+    ConnectionLost {
+        /// The sandbox's label.
+        label: String,
+        /// The owner of the connection.
+        owner: ActorId,
+        /// Why no other connection could be had.
+        cause: String,
+    },
+
     /// A query would wait for a connection the same task holds.
     #[error(
         "sandbox `{label}`: this task holds the connection of {owner} in a transaction or an \

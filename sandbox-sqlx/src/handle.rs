@@ -9,16 +9,16 @@ use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use ownership_runtime::{Found, callers};
-use sqlx::pool::PoolConnection;
+use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{
     AssertSqlSafe, Database, Either, Execute, Executor, Pool, SqlSafeStr, SqlStr, Transaction,
 };
 use sqlx_core::transaction::TransactionManager;
-use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{FENCE, FENCE_AGAIN, FENCE_RELEASE, FENCE_ROLLBACK, SandboxDatabase};
-use crate::conn::{HeldBy, OwnedConnection, Slot};
+use crate::conn::{Held, OwnedConnection, Slot};
 use crate::error::SandboxError;
+use crate::reconnect;
 use crate::sandbox::{Driven, State};
 
 /// A cheap, cloneable handle to a database pool that app code queries through
@@ -78,17 +78,49 @@ impl<DB: SandboxDatabase> From<Pool<DB>> for SandboxPool<DB> {
     }
 }
 
-impl<DB: SandboxDatabase> SandboxPool<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    pub(crate) fn sandboxed(state: Arc<State<DB>>) -> Self {
-        SandboxPool {
-            route: Route::Sandbox(state),
+impl<DB: SandboxDatabase> SandboxPool<DB> {
+    /// The production pool this handle was made from (`SandboxPool::from(pool)`); `None`
+    /// inside a sandbox.
+    ///
+    /// A sandbox's connections belong to its background runtime, which outlives every
+    /// test's. A test that queried the sandbox's pool itself would open connections on its
+    /// own runtime and hand them back to the pool, where they die with that runtime: the
+    /// next test to get one would fail ("A Tokio 1.x context was found, but it is being
+    /// shutdown"), and so would its checkin. So inside a sandbox there is no pool to
+    /// query: query through the handle (`&db`, [`begin`](SandboxPool::begin),
+    /// [`acquire`](SandboxPool::acquire)), and read the pool's settings and statistics with
+    /// [`options`](SandboxPool::options), [`size`](SandboxPool::size) and
+    /// [`num_idle`](SandboxPool::num_idle). Code under test that needs a concrete
+    /// `&PgPool` can't run in a sandbox: give each of its tests a database of its own with
+    /// [`TemplateDatabase`](crate::TemplateDatabase), whose pool belongs to the test.
+    ///
+    /// ```
+    /// use sandbox_sqlx::{Sandbox, SandboxPool};
+    /// use sqlx::Postgres;
+    /// use sqlx::postgres::PgPoolOptions;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().build().unwrap().block_on(async {
+    /// let pool = PgPoolOptions::new().connect_lazy("postgres://root@127.0.0.1/test")?;
+    /// let production = SandboxPool::from(pool);
+    /// // In production, the pool itself (to close it at shutdown, say).
+    /// assert!(production.inner().is_some_and(|pool| !pool.is_closed()));
+    ///
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .build()?;
+    /// assert!(sandbox.pool().inner().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn inner(&self) -> Option<&Pool<DB>> {
+        match &self.route {
+            Route::Pool(pool) => Some(pool),
+            Route::Sandbox(_) => None,
         }
     }
 
-    /// The underlying pool.
+    /// The pool's options (size, timeouts): the production pool's, or the sandbox's.
     ///
     /// ```
     /// use sandbox_sqlx::SandboxPool;
@@ -100,17 +132,61 @@ where
     ///     .max_connections(3)
     ///     .connect_lazy("postgres://root@127.0.0.1/test")?;
     /// let db = SandboxPool::from(pool);
-    /// // The pool's settings and statistics, and `close()`, are the underlying pool's.
-    /// assert_eq!(db.inner().options().get_max_connections(), 3);
-    /// assert_eq!(db.inner().size(), 0); // lazy: nothing connected yet
+    /// assert_eq!(db.options().get_max_connections(), 3);
     /// # Ok::<(), sqlx::Error>(())
     /// # })?;
     /// # Ok::<(), sqlx::Error>(())
     /// ```
-    pub fn inner(&self) -> &Pool<DB> {
+    pub fn options(&self) -> &PoolOptions<DB> {
+        self.pool().options()
+    }
+
+    /// How many connections the pool holds now, in use and idle.
+    ///
+    /// ```
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::Postgres;
+    ///
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
+    ///     .build()?;
+    /// assert_eq!(sandbox.pool().size(), 0); // connections open at the first checkout
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
+    pub fn size(&self) -> u32 {
+        self.pool().size()
+    }
+
+    /// How many of the pool's connections are idle: none is checked out or in use.
+    ///
+    /// ```
+    /// use sandbox_sqlx::Sandbox;
+    /// use sqlx::MySql;
+    ///
+    /// let sandbox = Sandbox::<MySql>::builder("app-db", "mysql://root@127.0.0.1:3306/test")
+    ///     .build()?;
+    /// let db = sandbox.pool();
+    /// assert!(db.num_idle() <= db.size() as usize);
+    /// # Ok::<(), sandbox_sqlx::SandboxError>(())
+    /// ```
+    pub fn num_idle(&self) -> usize {
+        self.pool().num_idle()
+    }
+
+    fn pool(&self) -> &Pool<DB> {
         match &self.route {
             Route::Pool(pool) => pool,
             Route::Sandbox(state) => &state.pool,
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> SandboxPool<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    pub(crate) fn sandboxed(state: Arc<State<DB>>) -> Self {
+        SandboxPool {
+            route: Route::Sandbox(state),
         }
     }
 
@@ -143,16 +219,12 @@ where
             }),
             Route::Sandbox(state) => {
                 let owned = connection_for_caller(state).await?;
-                let (mut slot, held) = owned.hold().await?;
+                let mut slot = owned.hold().await?;
                 settle(&mut slot).await?;
                 let connection = slot_connection(&mut slot)?;
                 DB::TransactionManager::begin(connection, None).await?;
                 Ok(SandboxTransaction {
-                    inner: TransactionInner::Sandboxed {
-                        slot,
-                        open: true,
-                        _held: held,
-                    },
+                    inner: TransactionInner::Sandboxed { slot, open: true },
                 })
             }
         }
@@ -187,11 +259,11 @@ where
             }),
             Route::Sandbox(state) => {
                 let owned = connection_for_caller(state).await?;
-                let (mut slot, held) = owned.hold().await?;
+                let mut slot = owned.hold().await?;
                 settle(&mut slot).await?;
                 slot_connection(&mut slot)?;
                 Ok(SandboxConnection {
-                    inner: ConnectionInner::Sandboxed { slot, _held: held },
+                    inner: ConnectionInner::Sandboxed { slot },
                 })
             }
         }
@@ -286,6 +358,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     let Some(pending) = slot.pending_begin.clone() else {
+        reconnect::check_unsandboxed(slot).await?;
         return Ok(false);
     };
     if let Some(take_turn) = &pending.take_turn
@@ -300,7 +373,13 @@ where
     } else {
         begin
     };
-    DB::TransactionManager::begin(slot_connection(slot)?, begin).await?;
+    // The checkout's first round trip: a connection found closed is replaced, once.
+    let begun = DB::TransactionManager::begin(slot_connection(slot)?, begin.clone()).await;
+    if let Err(error) = begun {
+        reconnect::replace_closed(slot, error).await?;
+        DB::TransactionManager::begin(slot_connection(slot)?, begin).await?;
+    }
+    slot.replacement = None;
     slot.pending_begin = None;
     Ok(true)
 }
@@ -505,12 +584,10 @@ enum TransactionInner<DB: SandboxDatabase> {
     Pool(Option<Transaction<'static, DB>>),
     /// A savepoint in the test's sandbox transaction.
     Sandboxed {
-        /// The test's connection, held until the transaction ends.
-        slot: OwnedMutexGuard<Slot<DB>>,
+        /// The test's connection, held by this task until the transaction ends.
+        slot: Held<DB>,
         /// Whether the savepoint is still open.
         open: bool,
-        /// Marks this task as the connection's holder.
-        _held: HeldBy,
     },
 }
 
@@ -660,9 +737,8 @@ enum ConnectionInner<DB: SandboxDatabase> {
     Pool(PoolConnection<DB>),
     /// The test's connection, held until this is dropped.
     Sandboxed {
-        slot: OwnedMutexGuard<Slot<DB>>,
-        /// Marks this task as the connection's holder.
-        _held: HeldBy,
+        /// The test's connection, held by this task.
+        slot: Held<DB>,
     },
 }
 

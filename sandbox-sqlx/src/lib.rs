@@ -20,6 +20,13 @@
 //! sent before the connection is used again). [`CheckoutOptions`] add an isolation level,
 //! an ownership timeout, unsandboxed checkouts, and post-checkout / pre-checkin hooks.
 //!
+//! A connection the server closed while it sat idle in the pool (an idle timeout, an
+//! administrator's kill, a restart) fails no test: the test's first round trip, which
+//! has sent nothing of the test's yet, finds it closed, and the sandbox goes on, once, on
+//! another connection from its pool. All of a sandbox's connections are opened and driven
+//! by a runtime of its own that outlives every test's, so no test's runtime ever leaves
+//! one behind for the next test.
+//!
 //! ## MySQL and MariaDB
 //!
 //! InnoDB locks more than PostgreSQL, and concurrent tests meet its locks:
@@ -56,6 +63,7 @@
 //! [`TemplateDatabase::sweep_all`] for removing it.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backend;
 mod conn;
@@ -65,6 +73,7 @@ mod hook;
 mod leftovers;
 mod migrations;
 mod reach;
+mod reconnect;
 mod sandbox;
 mod template;
 #[cfg(feature = "postgres")]

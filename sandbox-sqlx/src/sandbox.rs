@@ -519,7 +519,8 @@ where
 {
     /// The pool's options (size, timeouts); the default is sqlx's, with at most 10
     /// connections and no ping before each checkout (`test_before_acquire(false)`: a
-    /// round trip per test saved; a connection found broken at checkin is closed, not
+    /// round trip per test saved; a connection the server closed while idle is replaced
+    /// at the test's first statement, and one found broken at checkin is closed, not
     /// returned).
     ///
     /// ```
@@ -534,7 +535,7 @@ where
     ///     .pool_options(options)
     ///     .build()?;
     /// let pool = sandbox.pool();
-    /// assert_eq!(pool.inner().options().get_idle_timeout(), Some(Duration::from_secs(30)));
+    /// assert_eq!(pool.options().get_idle_timeout(), Some(Duration::from_secs(30)));
     /// # Ok::<(), sandbox_sqlx::SandboxError>(())
     /// ```
     pub fn pool_options(mut self, options: PoolOptions<DB>) -> Self {
@@ -551,7 +552,7 @@ where
     /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
     ///     .max_connections(16)
     ///     .build()?;
-    /// assert_eq!(sandbox.pool().inner().options().get_max_connections(), 16);
+    /// assert_eq!(sandbox.pool().options().get_max_connections(), 16);
     /// # Ok::<(), sandbox_sqlx::SandboxError>(())
     /// ```
     pub fn max_connections(mut self, max: u32) -> Self {
@@ -569,7 +570,7 @@ where
     /// let sandbox = Sandbox::<MySql>::builder("app-db", "mysql://root@127.0.0.1:3306/test")
     ///     .acquire_timeout(Duration::from_secs(5))
     ///     .build()?;
-    /// let waits = sandbox.pool().inner().options().get_acquire_timeout();
+    /// let waits = sandbox.pool().options().get_acquire_timeout();
     /// assert_eq!(waits, Duration::from_secs(5));
     /// # Ok::<(), sandbox_sqlx::SandboxError>(())
     /// ```
@@ -765,7 +766,7 @@ where
     ///
     /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test")
     ///     .build()?;
-    /// assert_eq!(sandbox.pool().inner().size(), 0); // no connection opened yet
+    /// assert_eq!(sandbox.pool().size(), 0); // no connection opened yet
     ///
     /// let typo = Sandbox::<Postgres>::builder("typo-db", "mysql://root@127.0.0.1/test").build();
     /// assert!(matches!(typo, Err(SandboxError::Url { .. })));
@@ -1407,6 +1408,8 @@ where
             connection,
             sandboxed,
             pending_begin,
+            // A pooled connection found closed at its first round trip is replaced.
+            (!DB::PER_TEST_DATABASE).then(|| self.pool.clone()),
         );
         owned.pre_checkin = options.pre_checkin.clone();
         *owned

@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 
 use crate::backend::SandboxDatabase;
 use crate::error::SandboxError;
+use crate::reconnect;
 
 /// The turns of one sandbox's tests.
 pub(crate) struct Turns<DB: SandboxDatabase> {
@@ -40,14 +41,21 @@ struct Inner<DB: SandboxDatabase> {
 
 impl<DB: SandboxDatabase> Drop for Inner<DB> {
     fn drop(&mut self) {
-        // Closing the connection (its socket belongs to the background runtime) releases
-        // the lock if a turn still held it.
-        if let Some(connection) = self.locking.get_mut().take()
-            && let Ok(runtime) = ownership_runtime::background::handle()
-        {
+        // Closing the connection releases the lock if a turn still held it.
+        if let Some(connection) = self.locking.get_mut().take() {
+            close(connection);
+        }
+    }
+}
+
+/// Closes a locking connection, inside the background runtime, whose socket it is.
+fn close<C>(connection: C) {
+    match ownership_runtime::background::handle() {
+        Ok(runtime) => {
             let _entered = runtime.enter();
             drop(connection);
         }
+        Err(_) => drop(connection),
     }
 }
 
@@ -177,7 +185,17 @@ where
             Some(connection) => connection,
             None => self.connect(pool).await?,
         };
-        let locked = DB::lock_tests(&mut connection, left).await;
+        let mut locked = DB::lock_tests(&mut connection, left).await;
+        if let Err(error) = &locked
+            && reconnect::is_closed(error)
+        {
+            // The server closed it (while it sat idle between turns, say): a session's lock
+            // ends with it, so taking the lock again, once, on a new one is safe.
+            close(connection);
+            connection = self.connect(pool).await?;
+            let left = wait.saturating_sub(started.elapsed());
+            locked = DB::lock_tests(&mut connection, left).await;
+        }
         *locking = Some(connection);
         match locked {
             Ok(true) => Ok(taken),

@@ -12,7 +12,7 @@ mod behaviour;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use behaviour::{Backend, Suite, behaviour_suite, outcome_of, token};
+use behaviour::{Backend, Sessions, Suite, behaviour_suite, outcome_of, token};
 use ownership_e2e::{mysql_available, mysql_url};
 use ownership_runtime::harness::run_async;
 use sandbox_sqlx::{CheckoutOptions, IsolationLevel};
@@ -302,4 +302,27 @@ fn serialized_processes_take_turns_through_the_server() {
 #[ignore = "fixture: run in a process of its own by serialized_processes_take_turns_through_the_server"]
 fn turns_fixture() {
     MySqlSuite::serialized_fixture();
+}
+
+/// How a test ends MySQL/MariaDB sessions (`KILL`), and finds the one that holds the lock
+/// of serialized tests.
+const SESSIONS: Sessions = Sessions {
+    kill: "KILL {id}",
+    alive: "SELECT count(*) FROM information_schema.processlist WHERE id = {id}",
+    lock_holder: "SELECT CAST(IS_USED_LOCK(CONCAT('sandbox-sqlx tests of ', DATABASE())) AS SIGNED)",
+    holds_lock: "SELECT count(*) FROM (SELECT 1) AS one \
+         WHERE IS_USED_LOCK(CONCAT('sandbox-sqlx tests of ', DATABASE())) = {id}",
+};
+
+/// `KILL` of the sandbox's idle connections between tests fails none of the tests after
+/// (see the behaviour).
+#[test]
+fn connections_the_server_ended_while_idle_are_replaced() {
+    if !mysql_available("mysql::connections_the_server_ended_while_idle_are_replaced") {
+        return;
+    }
+    // Its own spelling of the URL: a lock of serialized tests held by a connection of its
+    // own (an option sqlx reads, set to its default).
+    let url = behaviour::with_parameter(&mysql_url(), "statement-cache-capacity=100");
+    MySqlSuite::connections_the_server_ended_while_idle_are_replaced(url, &SESSIONS);
 }

@@ -9,10 +9,17 @@ mod behaviour;
 
 use std::sync::LazyLock;
 
-use behaviour::{Backend, Suite, behaviour_suite, failure_of, token};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use behaviour::{
+    Backend, FirstUse, Sessions, Suite, behaviour_suite, failure_of, sandbox_error, token,
+};
 use futures_util::TryStreamExt;
-use ownership_e2e::{postgres_available, postgres_url};
-use ownership_runtime::harness::run_async;
+use ownership_e2e::{postgres_available, postgres_url, skip};
+use ownership_runtime::harness::{Flavor, run_async};
+use sandbox_sqlx::{Sandbox, SandboxError};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection, Postgres};
 
@@ -185,4 +192,275 @@ fn serialized_processes_take_turns_through_the_server() {
 #[ignore = "fixture: run in a process of its own by serialized_processes_take_turns_through_the_server"]
 fn turns_fixture() {
     PgSuite::serialized_fixture();
+}
+
+/// How a test ends PostgreSQL sessions (`pg_terminate_backend`), and finds the one that
+/// holds the lock of serialized tests.
+const SESSIONS: Sessions = Sessions {
+    kill: "SELECT pg_terminate_backend({id}::int)",
+    alive: "SELECT count(*) FROM pg_stat_activity WHERE pid = {id}",
+    lock_holder: "SELECT pid::bigint FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted AND objid::bigint = \
+             (hashtext('sandbox-sqlx tests of ' || current_database())::bigint & 4294967295)",
+    holds_lock: "SELECT count(*) FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted AND pid = {id} AND objid::bigint = \
+             (hashtext('sandbox-sqlx tests of ' || current_database())::bigint & 4294967295)",
+};
+
+/// `pg_terminate_backend` of the sandbox's idle connections between tests fails none of
+/// the tests after (see the behaviour).
+#[test]
+fn connections_the_server_ended_while_idle_are_replaced() {
+    if !postgres_available("postgres::connections_the_server_ended_while_idle_are_replaced") {
+        return;
+    }
+    let url = behaviour::with_parameter(&postgres_url(), "application_name=sandbox-ended-idle");
+    PgSuite::connections_the_server_ended_while_idle_are_replaced(url, &SESSIONS);
+}
+
+/// A PostgreSQL server of the test's own (`initdb` and `pg_ctl`, in a temporary folder, on
+/// a free port), which it may restart; stopped and deleted when dropped. `initdb` refuses
+/// to run as root: as root, the programs run as the `postgres` user.
+struct OwnServer {
+    folder: PathBuf,
+    port: u16,
+}
+
+impl OwnServer {
+    /// Makes and starts the server; `None`, reported as a skip (a failure under
+    /// `CI=true`), where PostgreSQL's programs can't run.
+    fn start(test: &str) -> Option<OwnServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let server = OwnServer {
+            folder: std::env::temp_dir().join(token("own-postgres")),
+            port,
+        };
+        std::fs::create_dir(&server.folder).unwrap();
+        let data = server.data();
+        let started = if is_root() {
+            run(Command::new("chown").arg("postgres").arg(&server.folder))
+        } else {
+            Ok(())
+        }
+        .and_then(|()| {
+            server.run(
+                "initdb",
+                &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
+            )
+        })
+        .and_then(|()| server.pg_ctl_start());
+        match started {
+            Ok(()) => Some(server),
+            Err(why) => {
+                skip(
+                    test,
+                    &format!("could not start a PostgreSQL server of its own: {why}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn data(&self) -> String {
+        self.folder.join("data").display().to_string()
+    }
+
+    /// Restarts the server (`-m fast`: it ends every session, as an administrator's
+    /// restart does).
+    fn restart(&self) {
+        self.pg_ctl(&["-m", "fast", "restart"]).unwrap();
+    }
+
+    /// Stops the server, ending every session.
+    fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]).unwrap();
+    }
+
+    /// Starts the stopped server again.
+    fn start_again(&self) {
+        self.pg_ctl_start().unwrap();
+    }
+
+    /// Starts the server on its port, its socket in its folder.
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.folder.display()
+        );
+        self.pg_ctl(&["-o", &options, "start"])
+    }
+
+    /// Runs `pg_ctl` on the server's data, logging to its folder, waiting for the end.
+    fn pg_ctl(&self, arguments: &[&str]) -> Result<(), String> {
+        let log = self.folder.join("log").display().to_string();
+        let data = self.data();
+        let common = ["-D", data.as_str(), "-l", log.as_str(), "-w"];
+        self.run("pg_ctl", &[&common[..], arguments].concat())
+    }
+
+    /// Runs one of PostgreSQL's programs, as the `postgres` user when this is root.
+    fn run(&self, program: &str, arguments: &[&str]) -> Result<(), String> {
+        let mut command = if is_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--", program]);
+            command
+        } else {
+            Command::new(program)
+        };
+        run(command.args(arguments).current_dir(Path::new("/")))
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+/// Whether this process runs as root.
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+/// Runs `command` to its end: `Err` says why it failed.
+fn run(command: &mut Command) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|error| format!("{command:?}: {error}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{command:?}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
+/// A restart of the server fails none of the tests after it. The restart ends every
+/// session: the three connections idle in the sandbox's pool (three tests ran at once
+/// before it) and the one that holds the lock of serialized tests. The first test after
+/// it finds its connection closed at its first round trip, and the others the pool hands
+/// out closed too; the sandbox closes each and goes on, transparently, on a new one. Then
+/// every way of a test's first use works.
+#[test]
+fn tests_after_a_server_restart_pass() {
+    let test = "postgres::tests_after_a_server_restart_pass";
+    let Some(server) = OwnServer::start(test) else {
+        return;
+    };
+    let sandbox = Sandbox::<Postgres>::builder("postgres-restarted", server.url())
+        .migrations(&MIGRATOR)
+        .max_connections(3)
+        .acquire_timeout(Duration::from_secs(10))
+        .serialize_tests(true)
+        .auto()
+        .build()
+        .unwrap();
+    let prefix = token("restarted");
+    let checked_out = tokio::sync::Barrier::new(3);
+    std::thread::scope(|scope| {
+        for index in 0..3 {
+            let (sandbox, checked_out, mine) =
+                (&sandbox, &checked_out, format!("{prefix}-before-{index}"));
+            scope.spawn(move || {
+                run_async(PgSuite::config("before_restart"), || async move {
+                    sandbox.checkout().await.unwrap();
+                    checked_out.wait().await;
+                    PgSuite::insert(&sandbox.pool(), &mine).await.unwrap();
+                });
+            });
+        }
+    });
+    behaviour::runtime().block_on(behaviour::until(
+        "the three connections to be idle in the pool",
+        async || sandbox.pool().num_idle() == 3,
+    ));
+    server.restart();
+    for way in FirstUse::ALL {
+        let mine = format!("{prefix}-{way:?}");
+        PgSuite::test_first_use(&sandbox, way, Flavor::CurrentThread, &mine, None);
+    }
+    assert_eq!(
+        PgSuite::committed_at(&server.url(), &format!("{prefix}-%")),
+        0
+    );
+}
+
+/// When no other connection can be had (the server is down), the test whose connection
+/// was found closed fails at its first statement, and at every later one, naming what
+/// happened and what to check; once the server is back, the next test passes.
+#[test]
+fn a_test_whose_connection_was_closed_while_the_server_is_down_says_so() {
+    let test = "postgres::a_test_whose_connection_was_closed_while_the_server_is_down_says_so";
+    let Some(server) = OwnServer::start(test) else {
+        return;
+    };
+    let sandbox = Sandbox::<Postgres>::builder("postgres-down", server.url())
+        .migrations(&MIGRATOR)
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(1))
+        .serialize_tests(false)
+        .auto()
+        .build()
+        .unwrap();
+    let prefix = token("down");
+    let first = format!("{prefix}-first");
+    PgSuite::test_first_use(
+        &sandbox,
+        FirstUse::Statement,
+        Flavor::CurrentThread,
+        &first,
+        None,
+    );
+    behaviour::runtime().block_on(behaviour::until(
+        "the connection to be idle in the pool",
+        async || sandbox.pool().num_idle() == 1,
+    ));
+    server.stop();
+    let (db, mine) = (sandbox.pool(), format!("{prefix}-while-down"));
+    let report = failure_of(PgSuite::config("server_down"), async move || {
+        let error = PgSuite::insert(&db, &mine).await.unwrap_err();
+        let again = PgSuite::connection_id(&db).await.unwrap_err();
+        for error in [&error, &again] {
+            assert!(
+                matches!(sandbox_error(error), SandboxError::ConnectionLost { .. }),
+                "{error:?}"
+            );
+        }
+        panic!("{error}");
+    });
+    for expected in [
+        "sandbox `postgres-down`",
+        "was found closed by the server at its first statement",
+        "no other connection could be had",
+        "Check that the database server is up",
+    ] {
+        assert!(report.contains(expected), "{expected:?} in {report}");
+    }
+    server.start_again();
+    let after = format!("{prefix}-after");
+    PgSuite::test_first_use(
+        &sandbox,
+        FirstUse::Statement,
+        Flavor::CurrentThread,
+        &after,
+        None,
+    );
+    assert_eq!(
+        PgSuite::committed_at(&server.url(), &format!("{prefix}-%")),
+        0
+    );
 }

@@ -23,8 +23,8 @@ use sandbox_sqlx::{
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{
-    AssertSqlSafe, ColumnIndex, Connection, Database, Decode, Encode, Executor, IntoArguments,
-    Pool, Row, SqlSafeStr, Type,
+    AssertSqlSafe, ColumnIndex, Connection, Database, Decode, Either, Encode, Executor,
+    IntoArguments, Pool, Row, SqlSafeStr, Statement, Type,
 };
 use tokio::sync::oneshot;
 
@@ -73,6 +73,152 @@ pub fn migrator(ddl: &'static str, migrations_table: &'static str) -> Migrator {
     )]);
     migrator.dangerous_set_table_name(migrations_table);
     migrator
+}
+
+/// A way a test's first use of the sandbox reaches its connection: each begins the
+/// sandbox's transaction (or, unsandboxed, sends the first statement) its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstUse {
+    /// A statement on the pool (on PostgreSQL, fenced).
+    Statement,
+    /// An app transaction: `pool.begin()`.
+    Begin,
+    /// An acquired connection: `pool.acquire()`.
+    Acquire,
+    /// A prepared statement: `pool.prepare(..)`.
+    Prepare,
+    /// A statement on an unsandboxed checkout (`CheckoutOptions::sandbox(false)`): it only
+    /// reads, as it would commit.
+    Unsandboxed,
+}
+
+impl FirstUse {
+    /// Every way.
+    pub const ALL: [FirstUse; 5] = [
+        FirstUse::Statement,
+        FirstUse::Begin,
+        FirstUse::Acquire,
+        FirstUse::Prepare,
+        FirstUse::Unsandboxed,
+    ];
+}
+
+/// The server sessions a test used (see [`Suite::test_first_use`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Used {
+    /// The test's connection.
+    pub connection: i64,
+    /// The connection that held the lock of serialized tests in the test's turn (`None`
+    /// for an unsandboxed test, which takes no turn).
+    pub locking: Option<i64>,
+}
+
+/// SQL that ends a server's sessions behind the sandbox's back: `{id}` is a session's id as
+/// [`Backend::CONNECTION_ID`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sessions {
+    /// Ends the session `{id}`.
+    pub kill: &'static str,
+    /// Counts the sessions whose id is `{id}` (0 once it has ended).
+    pub alive: &'static str,
+    /// The id of the session that holds the lock of serialized tests.
+    pub lock_holder: &'static str,
+    /// Counts the locks of serialized tests that session `{id}` holds.
+    pub holds_lock: &'static str,
+}
+
+/// Waits, at most thirty seconds, until `done` answers `true`, checking every 50 ms; then
+/// fails naming `what` it waited for.
+pub async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "waited thirty seconds for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `url` with the query parameter `parameter` (`name=value`) added.
+#[allow(
+    dead_code,
+    reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+)]
+pub fn with_parameter(url: &str, parameter: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{parameter}")
+}
+
+/// A future polled by hand, and polled again by its waker the moment it is woken, on the
+/// thread that wakes it: in the middle of whatever woke it (a lock's release, say), to
+/// force an interleaving.
+struct PolledOnWake<T> {
+    future: Mutex<Option<futures_core::future::BoxFuture<'static, T>>>,
+    /// Woken since its last poll began.
+    woken: std::sync::atomic::AtomicBool,
+    output: Mutex<Option<T>>,
+    done: tokio::sync::Notify,
+}
+
+impl<T: Send + 'static> PolledOnWake<T> {
+    fn new(future: impl Future<Output = T> + Send + 'static) -> Arc<Self> {
+        Arc::new(PolledOnWake {
+            future: Mutex::new(Some(Box::pin(future))),
+            woken: std::sync::atomic::AtomicBool::new(false),
+            output: Mutex::new(None),
+            done: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Polls the future until it is done or waits; a wake during a poll (from its own
+    /// thread or another) makes that poll's thread poll again.
+    fn poll(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        while let Ok(mut future) = self.future.try_lock() {
+            if !self.woken.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            let waker = std::task::Waker::from(self.clone());
+            let Some(running) = future.as_mut() else {
+                return;
+            };
+            if let std::task::Poll::Ready(output) = running
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+            {
+                *future = None;
+                *self.output.lock().unwrap() = Some(output);
+                self.done.notify_one();
+                return;
+            }
+        }
+    }
+
+    /// Whether the future is done.
+    fn is_done(&self) -> bool {
+        self.output.lock().unwrap().is_some()
+    }
+
+    /// The future's output, once it is done (waiting at most thirty seconds).
+    async fn output(&self) -> T {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Some(output) = self.output.lock().unwrap().take() {
+                    return output;
+                }
+                self.done.notified().await;
+            }
+        })
+        .await
+        .expect("the future polled on wake to end")
+    }
+}
+
+impl<T: Send + 'static> std::task::Wake for PolledOnWake<T> {
+    fn wake(self: Arc<Self>) {
+        self.poll();
+    }
 }
 
 /// A token no other test or run uses.
@@ -331,10 +477,82 @@ where
 
     /// The id of the connection a query through `db` runs on.
     pub async fn connection_id(db: &SandboxPool<B::DB>) -> sqlx::Result<i64> {
+        Self::connection_id_on(db).await
+    }
+
+    /// The id of the connection a query on any executor runs on.
+    async fn connection_id_on<'e>(db: impl Executor<'e, Database = B::DB>) -> sqlx::Result<i64> {
         let rows = sqlx::raw_sql(B::CONNECTION_ID).fetch_all(db).await?;
         rows.last()
             .expect("the connection id query returns a row")
             .try_get(0)
+    }
+
+    /// Uses `sandbox` for the first time in the current test, the `way` given (inserting
+    /// `token`, but for [`FirstUse::Unsandboxed`], which would commit it), and returns
+    /// the id of the connection it ran on.
+    async fn first_use(way: FirstUse, sandbox: &Sandbox<B::DB>, token: &str) -> i64 {
+        let db = sandbox.pool();
+        match way {
+            FirstUse::Statement => {
+                Self::insert(&db, token).await.unwrap();
+            }
+            FirstUse::Begin => {
+                let mut tx = db.begin().await.unwrap();
+                Self::insert(&mut *tx, token).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+            FirstUse::Acquire => {
+                let mut connection = db.acquire().await.unwrap();
+                Self::insert(&mut *connection, token).await.unwrap();
+            }
+            FirstUse::Prepare => {
+                let insert = Self::sql("INSERT INTO {table} (token) VALUES ({parameter})");
+                let statement = (&db).prepare(insert.into_sql_str()).await.unwrap();
+                statement.query().bind(token).execute(&db).await.unwrap();
+            }
+            FirstUse::Unsandboxed => {
+                let unsandboxed = CheckoutOptions::default().sandbox(false);
+                let checkout = sandbox.checkout_for(callers()[0], unsandboxed).await;
+                assert_eq!(checkout.unwrap(), Checkout::Ok);
+            }
+        }
+        let id = Self::connection_id(&db).await.unwrap();
+        if way != FirstUse::Unsandboxed {
+            assert_eq!(Self::count(&db, token).await, 1, "{way:?}");
+        }
+        id
+    }
+
+    /// Runs a test (of `flavor`, on a runtime of its own that ends with it) whose first use
+    /// of `sandbox` is `way` (see [`Suite::first_use`]); with `lock_holder` (SQL giving the
+    /// session that holds the lock of serialized tests), reads that session in the test's
+    /// turn.
+    pub fn test_first_use(
+        sandbox: &Sandbox<B::DB>,
+        way: FirstUse,
+        flavor: Flavor,
+        token: &str,
+        lock_holder: Option<&'static str>,
+    ) -> Used {
+        let used = Mutex::new(None);
+        run_async(Self::config("first_use").flavor(flavor), || async {
+            let connection = Self::first_use(way, sandbox, token).await;
+            let locking = match lock_holder {
+                Some(holder) if way != FirstUse::Unsandboxed => Some(
+                    sqlx::query_scalar(AssertSqlSafe(holder))
+                        .fetch_one(&sandbox.pool())
+                        .await
+                        .unwrap(),
+                ),
+                _ => None,
+            };
+            *used.lock().unwrap() = Some(Used {
+                connection,
+                locking,
+            });
+        });
+        used.into_inner().unwrap().expect("the test ran")
     }
 
     /// Runs `work` outside any sandbox, on a plain connection of its own to `url`.
@@ -923,6 +1141,90 @@ where
             0,
             "rows written by sandboxed tests were left behind"
         );
+    }
+
+    /// No handle lets a test's runtime open a connection that goes back into the sandbox's
+    /// pool, where the next test would find it dead with that runtime ("A Tokio 1.x context
+    /// was found, but it is being shutdown"), and its checkin would fail: tests in a row,
+    /// each on a runtime of its own that ends with it (as under `--test-threads=1`), on
+    /// both flavors, use a pool with room for a second connection every way there is
+    /// ([`FirstUse`]), from the test and from a task it spawns, and every one passes.
+    /// Inside a sandbox the handle gives no pool to query behind its back (`inner()`),
+    /// only the pool's settings and statistics.
+    pub fn no_tests_runtime_drives_a_connection_that_the_next_test_gets() {
+        let sandbox = Self::builder("runtime-each")
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .auto()
+            .build()
+            .unwrap();
+        let db = sandbox.pool();
+        assert!(db.inner().is_none(), "no pool behind the sandbox's back");
+        assert_eq!(db.options().get_max_connections(), 2);
+        let prefix = token("runtime-each");
+        for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
+            for way in FirstUse::ALL {
+                let mine = format!("{prefix}-{flavor:?}-{way:?}");
+                Self::test_first_use(&sandbox, way, flavor, &mine, None);
+                let (db, spawned) = (sandbox.pool(), format!("{mine}-spawned"));
+                run_async(
+                    Self::config("runtime_each_task").flavor(flavor),
+                    || async move {
+                        let task = tokio::spawn(async move {
+                            let mut tx = db.begin().await.unwrap();
+                            Self::insert(&mut *tx, &spawned).await.unwrap();
+                            tx.commit().await.unwrap();
+                            let mut connection = db.acquire().await.unwrap();
+                            assert_eq!(Self::count_on(&mut *connection, &spawned).await, 1);
+                        });
+                        task.await.unwrap();
+                    },
+                );
+            }
+        }
+        assert_eq!(Self::committed(&format!("{prefix}-%")), 0);
+    }
+
+    /// A task that holds the test's connection (a transaction, an acquired connection)
+    /// and runs a query through the pool gets `HeldByThisTask`, where the query would wait
+    /// for itself forever; also when it took the connection over from another task at the
+    /// earliest moment: woken, and run, in the middle of the other's release.
+    pub fn a_nested_query_of_a_task_that_took_the_connection_over_is_refused() {
+        for in_a_transaction in [true, false] {
+            let db = Self::auto().pool();
+            run_async(Self::config("taken_over"), || async move {
+                Self::connection_id(&db).await.unwrap();
+                // Another task of the test holds the connection in a transaction.
+                let other = db.clone();
+                let held = tokio::spawn(async move { other.begin().await.unwrap() });
+                let held = held.await.unwrap();
+                // The test waits for it, and takes it over the moment it is released.
+                let taker = db.clone();
+                let taking = PolledOnWake::new(async move {
+                    if in_a_transaction {
+                        Either::Left(taker.begin().await.unwrap())
+                    } else {
+                        Either::Right(taker.acquire().await.unwrap())
+                    }
+                });
+                taking.poll();
+                assert!(!taking.is_done(), "it waits for the other task");
+                drop(held);
+                let taken = taking.output().await;
+                let nested = futures_util::FutureExt::now_or_never(Self::connection_id(&db));
+                let Some(Err(error)) = nested else {
+                    panic!(
+                        "the nested query must be refused, not wait (begin: {in_a_transaction})"
+                    );
+                };
+                assert!(
+                    matches!(sandbox_error(&error), SandboxError::HeldByThisTask { .. }),
+                    "{error:?}"
+                );
+                drop(taken);
+                Self::connection_id(&db).await.unwrap();
+            });
+        }
     }
 
     /// What `#[owned_test(sandbox = MANUAL)]` expands to: the harness checks a connection
@@ -1623,21 +1925,101 @@ where
         let mut admin = <B::DB as Database>::Connection::connect(&B::url())
             .await
             .unwrap();
-        let started = std::time::Instant::now();
-        loop {
-            let waiting: i64 = sqlx::query_scalar(AssertSqlSafe(waiters))
-                .fetch_one(&mut admin)
+        until(
+            "a test to wait for the lock that serializes tests",
+            async || Self::count_sessions(&mut admin, waiters, 0).await > 0,
+        )
+        .await;
+    }
+
+    /// Runs `sql` (`{id}` replaced by `id`), which counts something, on `admin`.
+    #[allow(
+        dead_code,
+        reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+    )]
+    async fn count_sessions(
+        admin: &mut <B::DB as Database>::Connection,
+        sql: &str,
+        id: i64,
+    ) -> i64 {
+        let sql = AssertSqlSafe(sql.replace("{id}", &id.to_string()));
+        sqlx::query_scalar(sql).fetch_one(admin).await.unwrap()
+    }
+
+    /// Ends, as the server would (an idle timeout, an administrator), the sessions a test
+    /// left idle: its connection, once back in the sandbox's pool, and the connection
+    /// that held the lock of serialized tests, once it released it.
+    #[allow(
+        dead_code,
+        reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+    )]
+    fn end_idle_sessions(sandbox: &Sandbox<B::DB>, sessions: &Sessions, used: Used) {
+        runtime().block_on(async {
+            let mut admin = <B::DB as Database>::Connection::connect(&B::url())
                 .await
                 .unwrap();
-            if waiting > 0 {
-                return;
+            let pool = sandbox.pool();
+            until("the test's connection to be back in the pool", async || {
+                pool.num_idle() > 0
+            })
+            .await;
+            if let Some(locking) = used.locking {
+                until("the test's turn to release its lock", async || {
+                    Self::count_sessions(&mut admin, sessions.holds_lock, locking).await == 0
+                })
+                .await;
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "no test waited for the lock that serializes tests"
+            for id in [Some(used.connection), used.locking].into_iter().flatten() {
+                let kill = AssertSqlSafe(sessions.kill.replace("{id}", &id.to_string()));
+                sqlx::raw_sql(kill).execute(&mut admin).await.unwrap();
+                until("the killed session to end", async || {
+                    Self::count_sessions(&mut admin, sessions.alive, id).await == 0
+                })
+                .await;
+            }
+        });
+    }
+
+    /// A connection the server ended while it sat idle in the sandbox's pool (an idle
+    /// timeout, an administrator's kill), and the idle connection that holds the lock of
+    /// serialized tests, fail no test: the next test's first round trip, which has sent
+    /// nothing of the test's yet, finds its connection closed, and the sandbox goes on,
+    /// transparently, on another one from its pool, whichever way the test first uses it
+    /// ([`FirstUse`]). A pool of one: each next test gets the connection the server
+    /// ended. The sandbox is serialized, on `url` (its own spelling of the database's URL,
+    /// so that its lock is held by a connection of its own).
+    #[allow(
+        dead_code,
+        reason = "for the backends with a server (PostgreSQL, MySQL); SQLite has none"
+    )]
+    pub fn connections_the_server_ended_while_idle_are_replaced(url: String, sessions: &Sessions) {
+        let sandbox = Sandbox::builder(format!("{}-ended-idle", B::NAME), url)
+            .migrations(B::migrator())
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .serialize_tests(true)
+            .auto()
+            .build()
+            .unwrap();
+        let prefix = token("ended-idle");
+        let flavor = Flavor::CurrentThread;
+        let holder = Some(sessions.lock_holder);
+        let first = format!("{prefix}-first");
+        let mut used = Self::test_first_use(&sandbox, FirstUse::Statement, flavor, &first, holder);
+        for way in FirstUse::ALL {
+            Self::end_idle_sessions(&sandbox, sessions, used);
+            let mine = format!("{prefix}-{way:?}");
+            let next = Self::test_first_use(&sandbox, way, flavor, &mine, holder);
+            assert_ne!(
+                next.connection, used.connection,
+                "{way:?}: a new connection"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let (Some(before), Some(now)) = (used.locking, next.locking) {
+                assert_ne!(before, now, "{way:?}: a new locking connection");
+            }
+            used = next;
         }
+        assert_eq!(Self::committed(&format!("{prefix}-%")), 0);
     }
 
     /// Ends the sandbox's transaction behind its back with `statement`: the test fails,
@@ -1703,6 +2085,8 @@ macro_rules! behaviour_suite {
         $crate::behaviour::behaviour_suite!(@test $backend, production_handles_go_straight_to_the_pool);
         $crate::behaviour::behaviour_suite!(@test $backend, fifty_concurrent_tests_insert_the_same_unique_key_and_all_pass);
         $crate::behaviour::behaviour_suite!(@test $backend, one_sandbox_serves_many_per_test_runtimes_without_failures);
+        $crate::behaviour::behaviour_suite!(@test $backend, no_tests_runtime_drives_a_connection_that_the_next_test_gets);
+        $crate::behaviour::behaviour_suite!(@test $backend, a_nested_query_of_a_task_that_took_the_connection_over_is_refused);
         $crate::behaviour::behaviour_suite!(@test $backend, a_test_that_names_the_sandbox_gets_a_connection_before_its_body);
         $crate::behaviour::behaviour_suite!(@test $backend, switching_modes_leaves_every_test_its_connection);
         $crate::behaviour::behaviour_suite!(@test $backend, shared_mode_needs_an_owner_with_a_connection_and_no_other_shared_owner);
