@@ -8,7 +8,7 @@
 use mockall::automock;
 use mockall_bridge::{CallError, Facade, FacadeError, installable};
 use ownership_runtime::harness::{TestConfig, run_async};
-use ownership_runtime::{Actor, callers, owned_test};
+use ownership_runtime::{Actor, owned_test};
 
 #[automock]
 pub trait Source: Send + Sync {

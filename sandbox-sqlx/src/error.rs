@@ -429,10 +429,7 @@ pub enum SandboxError {
     },
 
     /// The sandbox's URL doesn't fit its database (told by `build()`).
-    #[error(
-        "sandbox `{label}`: the database URL {url} {problem}. A {server} URL looks like \
-         {example}{fix}"
-    )]
+    #[error("sandbox `{label}`: the database URL {url} {problem}. {advice}")]
     Url {
         /// The sandbox's label.
         label: String,
@@ -440,12 +437,8 @@ pub enum SandboxError {
         url: String,
         /// What is wrong with it.
         problem: UrlProblem,
-        /// The sandbox's database ("PostgreSQL").
-        server: &'static str,
-        /// A URL of that database, for the message.
-        example: &'static str,
-        /// Where to put the right one (`"; set DATABASE_URL to one"`), or nothing.
-        fix: String,
+        /// What a URL of the sandbox's database looks like, and where to put it.
+        advice: String,
     },
 
     /// The migrations of a rollback sandbox's database can't be applied, or are broken.

@@ -778,9 +778,12 @@ where
             label: label.to_string(),
             url: self.url.shown(),
             problem,
-            server: DB::SERVER,
-            example: DB::URL_EXAMPLE,
-            fix: format!("; set {} to one", self.url.variable_to_set()),
+            advice: format!(
+                "A {} URL looks like {}; set {} to one",
+                DB::SERVER,
+                DB::URL_EXAMPLE,
+                self.url.variable_to_set()
+            ),
         };
         self.url.check(DB::URL_SCHEMES).map_err(refused)?;
         let runtime =
