@@ -10,19 +10,21 @@
 //!    shared mode, owned by the test;
 //! 4. runs the adapters' `before` hooks (see [`AdapterHook`] for their order);
 //! 5. runs the body as the test: an `async fn` on a fresh tokio runtime built with
-//!    [`build_runtime`](crate::build_runtime), so plain `tokio::spawn` and `spawn_blocking` inside are the
-//!    test's children; a plain `fn` on a thread of its own that runs for the test (threads
-//!    it starts with [`crate::thread::spawn`] do too);
+//!    [`build_runtime`](crate::build_runtime), so plain `tokio::spawn` and
+//!    `spawn_blocking` inside are the test's children; a plain `fn` on a thread of its own
+//!    that runs for the test (threads it starts with [`crate::thread::spawn`] do too);
 //! 6. enforces the timeout, if any, in wall-clock time;
-//! 7. waits for the tasks and `spawn_blocking` closures still running to end, for at
-//!    most the test's grace ([`TestConfig::leftover_grace`], by default
-//!    [`DEFAULT_LEFTOVER_GRACE`] of real time, also under a paused clock, never past the
-//!    timeout) and not at all once none is left; then shuts the runtime down, cancelling
-//!    the tasks still alive. What is still running then outlived the test: whether it did
-//!    doesn't depend on the machine's speed, only on whether it ended within the grace.
-//!    By default that fails the test; with [`LeftoverTasks::Cancel`]
-//!    (`leftover_tasks = "cancel"`, for a test that leaves a server or a poller running)
-//!    the harness prints a note on standard error instead;
+//! 7. for an `async fn`, gives what the body left running on the runtime a grace to end:
+//!    it waits up to [`TestConfig::leftover_grace`] ([`DEFAULT_LEFTOVER_GRACE`] unless
+//!    set) in real time, also under `start_paused`, and never past the timeout, and goes
+//!    on the moment no task is left, so a passing test doesn't wait; then it shuts the
+//!    runtime down, cancelling the tasks still alive, and gives `spawn_blocking` closures
+//!    the rest of the grace to return. What is still running then outlived the test:
+//!    whether a task outlived its test doesn't depend on the machine's speed, only on
+//!    whether it ended within the grace. That fails the test unless it says
+//!    `leftover_tasks = "cancel"` ([`LeftoverTasks::Cancel`], for a test that leaves a
+//!    server or a poller running): then the harness prints a note on standard error naming
+//!    the test and how many it cancelled;
 //! 8. runs the adapters' `after` hooks in reverse order (also when the body panicked);
 //! 9. switches shared servers back to private mode, ends the test's actor (releasing
 //!    everything it owned) and leaves the gate;
