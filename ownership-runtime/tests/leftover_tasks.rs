@@ -49,15 +49,21 @@ fn passes_and_its_task_ends(config: TestConfig, start: fn(Arc<AtomicBool>)) {
     );
 }
 
+/// Spawns a task that sleeps for `sleep` (on the runtime's clock), works a little, and
+/// sets `ended`.
+fn spawn_ending_after(sleep: Duration, ended: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        tokio::time::sleep(sleep).await;
+        std::hint::black_box(some_work());
+        ended.store(true, Ordering::SeqCst);
+    });
+}
+
 #[test]
 fn a_task_that_ends_shortly_after_the_body_passes_with_the_cpus_busy() {
     let config = TestConfig::new("leftover_tasks::ends_shortly");
     passes_and_its_task_ends(config, |ended| {
-        tokio::spawn(async move {
-            tokio::time::sleep(SHORTLY).await;
-            std::hint::black_box(some_work());
-            ended.store(true, Ordering::SeqCst);
-        });
+        spawn_ending_after(SHORTLY, ended);
     });
 }
 
@@ -70,11 +76,7 @@ fn a_task_that_ends_shortly_after_the_body_passes_on_a_multi_thread_runtime_with
         for _ in 0..8 {
             tokio::spawn(async { std::hint::black_box(some_work()) });
         }
-        tokio::spawn(async move {
-            tokio::time::sleep(SHORTLY).await;
-            std::hint::black_box(some_work());
-            ended.store(true, Ordering::SeqCst);
-        });
+        spawn_ending_after(SHORTLY, ended);
     });
 }
 
@@ -96,11 +98,7 @@ fn under_a_paused_clock_the_grace_is_real_time_and_the_paused_clock_still_advanc
     // counted on that clock would have run out first.
     let config = TestConfig::new("leftover_tasks::paused").start_paused(true);
     passes_and_its_task_ends(config, |ended| {
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            std::hint::black_box(some_work());
-            ended.store(true, Ordering::SeqCst);
-        });
+        spawn_ending_after(Duration::from_secs(3600), ended);
     });
 }
 
@@ -176,43 +174,51 @@ async fn fixture_leaves_a_server_and_a_poller_running() {
 
 // ---- the report tests ----
 
+/// Runs `fixture` in a subprocess and checks that its report lists `problems` problems,
+/// and no more, with `parts` in this order after its first line.
+fn assert_report(fixture: &str, problems: usize, parts: &[&str]) {
+    let printed = run_fixture(fixture);
+    let first_line = format!("owned test `leftover_tasks::{fixture}` failed:");
+    let in_order: Vec<&str> = std::iter::once(first_line.as_str())
+        .chain(parts.iter().copied())
+        .collect();
+    assert_in_order(&printed, &in_order);
+    let one_more = format!("  {}. ", problems + 1);
+    assert!(!printed.contains(&one_more), "{printed}");
+}
+
 #[test]
 fn report_a_task_that_never_ends_fails_the_test_after_the_grace_with_the_cpus_busy() {
-    let printed = run_fixture("fixture_a_task_never_ends");
-    assert_in_order(
-        &printed,
+    assert_report(
+        "fixture_a_task_never_ends",
+        1,
         &[
-            "owned test `leftover_tasks::fixture_a_task_never_ends` failed:",
             "1. 1 task(s) spawned on the test's runtime (by the test or the code it called) were \
              still running 1s after it ended, and were cancelled; await them",
             "`leftover_tasks = \"cancel\"`",
             "`leftover_grace`",
         ],
     );
-    assert!(!printed.contains("  2. "), "{printed}");
 }
 
 #[test]
 fn report_tasks_that_never_end_on_workers_fail_the_test_after_its_own_grace() {
-    let printed = run_fixture("fixture_two_tasks_never_end_on_workers");
-    assert_in_order(
-        &printed,
+    assert_report(
+        "fixture_two_tasks_never_end_on_workers",
+        1,
         &[
-            "owned test `leftover_tasks::fixture_two_tasks_never_end_on_workers` failed:",
             "1. 2 task(s) spawned on the test's runtime",
             "were still running 300ms after it ended, and were cancelled",
         ],
     );
-    assert!(!printed.contains("  2. "), "{printed}");
 }
 
 #[test]
 fn report_a_poller_under_a_paused_clock_fails_the_test_after_a_grace_of_real_time() {
-    let printed = run_fixture("fixture_a_poller_never_ends_under_a_paused_clock");
-    assert_in_order(
-        &printed,
+    assert_report(
+        "fixture_a_poller_never_ends_under_a_paused_clock",
+        1,
         &[
-            "owned test `leftover_tasks::fixture_a_poller_never_ends_under_a_paused_clock` failed:",
             "1. 1 task(s) spawned on the test's runtime",
             "were still running 1s after it ended, and were cancelled",
         ],
@@ -221,26 +227,23 @@ fn report_a_poller_under_a_paused_clock_fails_the_test_after_a_grace_of_real_tim
 
 #[test]
 fn report_a_blocking_closure_that_never_ends_fails_the_test_and_is_left_running() {
-    let printed = run_fixture("fixture_a_blocking_closure_never_ends");
-    assert_in_order(
-        &printed,
+    assert_report(
+        "fixture_a_blocking_closure_never_ends",
+        1,
         &[
-            "owned test `leftover_tasks::fixture_a_blocking_closure_never_ends` failed:",
             "1. 1 thread(s) of the test's runtime were still busy 1s after it ended (a \
-             `spawn_blocking` closure, or a task that blocks its thread instead of awaiting), \
-             and were left running: tokio can't cancel them",
+           `spawn_blocking` closure, or a task that blocks its thread instead of awaiting), \
+           and were left running: tokio can't cancel them",
         ],
     );
-    assert!(!printed.contains("  2. "), "{printed}");
 }
 
 #[test]
 fn report_the_grace_never_runs_past_the_timeout() {
-    let printed = run_fixture("fixture_times_out_with_a_task_running");
-    assert_in_order(
-        &printed,
+    assert_report(
+        "fixture_times_out_with_a_task_running",
+        2,
         &[
-            "owned test `leftover_tasks::fixture_times_out_with_a_task_running` failed:",
             "1. the test timed out after 200ms",
             "2. 1 task(s) spawned on the test's runtime",
             "were still running when it ended, and were cancelled",
