@@ -7,13 +7,20 @@ use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, Meta, Token};
 
 const ACCEPTED: &str = "`#[owned_test]` accepts `shared`, `flavor`, `worker_threads`, \
-     `start_paused`, `timeout` and `sandbox`";
+     `start_paused`, `timeout`, `leftover_tasks`, `leftover_grace` and `sandbox`";
 
 /// The runtime flavor.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flavor {
     CurrentThread,
     MultiThread,
+}
+
+/// What to do about tasks the test leaves running.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeftoverTasks {
+    Fail,
+    Cancel,
 }
 
 /// The options, checked. Each is `None` when not given.
@@ -25,6 +32,9 @@ pub(crate) struct Config {
     pub(crate) start_paused: Option<bool>,
     /// In milliseconds.
     pub(crate) timeout: Option<u64>,
+    pub(crate) leftover_tasks: Option<LeftoverTasks>,
+    /// In milliseconds; 0 means no wait.
+    pub(crate) leftover_grace: Option<u64>,
     /// The resources to prepare before the body (`sandbox = DB` or `sandbox = [A, B]`).
     pub(crate) resources: Vec<syn::Path>,
 }
@@ -93,7 +103,62 @@ fn resources(meta: &Meta, errors: &mut Errors) -> Vec<syn::Path> {
     paths
 }
 
-/// Parses a duration like `500ms`, `30s`, `2m` or `1h` into milliseconds.
+/// The milliseconds of `name = "30s"`, or an error naming what `name` takes (`at_least`
+/// milliseconds, written with a whole number and a unit).
+fn duration_value(meta: &Meta, name: &str, at_least: u64, errors: &mut Errors) -> Option<u64> {
+    let (example, zero) = if at_least == 0 {
+        ("5s", " (`\"0ms\"`: no wait)")
+    } else {
+        ("30s", "")
+    };
+    let takes = format!(
+        "a duration: a whole number and a unit (ms, s, m or h), as in `{name} = \"{example}\"`{zero}"
+    );
+    match literal(meta, name, &takes, errors)? {
+        Lit::Str(text) => {
+            match parse_duration(&text.value()).filter(|&millis| millis >= at_least) {
+                Some(millis) => Some(millis),
+                None => {
+                    errors.push(
+                        text.span(),
+                        format_args!("invalid {name} {:?}; `{name}` takes {takes}", text.value()),
+                    );
+                    None
+                }
+            }
+        }
+        other => {
+            errors.push(other.span(), format_args!("`{name}` takes {takes}"));
+            None
+        }
+    }
+}
+
+/// `leftover_tasks = "fail"` or `"cancel"`.
+fn leftover_tasks(meta: &Meta, errors: &mut Errors) -> Option<LeftoverTasks> {
+    const TAKES: &str = "\"fail\" (the default: the test fails for tasks still running after \
+         its `leftover_grace`) or \"cancel\" (they are cancelled, as in `#[tokio::test]`, with a \
+         note)";
+    match literal(meta, "leftover_tasks", TAKES, errors)? {
+        Lit::Str(text) => match text.value().as_str() {
+            "fail" => Some(LeftoverTasks::Fail),
+            "cancel" => Some(LeftoverTasks::Cancel),
+            other => {
+                errors.push(
+                    text.span(),
+                    format_args!("unknown value `{other}`; `leftover_tasks` takes {TAKES}"),
+                );
+                None
+            }
+        },
+        other => {
+            errors.push(other.span(), format_args!("`leftover_tasks` takes {TAKES}"));
+            None
+        }
+    }
+}
+
+/// Parses a duration like `0ms`, `500ms`, `30s`, `2m` or `1h` into milliseconds.
 fn parse_duration(text: &str) -> Option<u64> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
@@ -105,7 +170,7 @@ fn parse_duration(text: &str) -> Option<u64> {
         "h" => 3_600_000,
         _ => return None,
     };
-    number.checked_mul(factor).filter(|&millis| millis > 0)
+    number.checked_mul(factor)
 }
 
 impl Config {
@@ -113,7 +178,7 @@ impl Config {
     pub(crate) fn parse(args: Punctuated<Meta, Token![,]>) -> syn::Result<Config> {
         let mut config = Config::default();
         let mut errors = Errors::default();
-        let mut spans: [Option<Span>; 6] = [None; 6];
+        let mut spans: [Option<Span>; 8] = [None; 8];
         for meta in &args {
             let Some(name) = meta.path().get_ident().map(ToString::to_string) else {
                 errors.push(
@@ -129,6 +194,8 @@ impl Config {
                 "start_paused" => 3,
                 "timeout" => 4,
                 "sandbox" => 5,
+                "leftover_tasks" => 6,
+                "leftover_grace" => 7,
                 _ => {
                     errors.push(
                         meta.path().span(),
@@ -218,29 +285,11 @@ impl Config {
                         }
                 }
                 3 => config.start_paused = bool_value(meta, "start_paused", &mut errors),
+                4 => config.timeout = duration_value(meta, "timeout", 1, &mut errors),
                 5 => config.resources = resources(meta, &mut errors),
+                6 => config.leftover_tasks = leftover_tasks(meta, &mut errors),
                 _ => {
-                    const TAKES: &str = "a duration: a whole number and a unit (ms, s, m or h), as in `timeout = \"30s\"`";
-                    config.timeout = match literal(meta, "timeout", TAKES, &mut errors) {
-                        Some(Lit::Str(text)) => match parse_duration(&text.value()) {
-                            Some(millis) => Some(millis),
-                            None => {
-                                errors.push(
-                                    text.span(),
-                                    format_args!(
-                                        "invalid timeout {:?}; `timeout` takes {TAKES}",
-                                        text.value()
-                                    ),
-                                );
-                                None
-                            }
-                        },
-                        Some(other) => {
-                            errors.push(other.span(), format_args!("`timeout` takes {TAKES}"));
-                            None
-                        }
-                        None => None,
-                    }
+                    config.leftover_grace = duration_value(meta, "leftover_grace", 0, &mut errors);
                 }
             }
         }
@@ -265,6 +314,18 @@ impl Config {
                 span,
                 "`start_paused` needs the current_thread flavor: tokio can only pause the clock of a \
                  current-thread runtime",
+            );
+        }
+        if let (Some(span), Some(grace), Some(timeout)) =
+            (spans[7], config.leftover_grace, config.timeout)
+            && grace >= timeout
+        {
+            errors.push(
+                span,
+                format_args!(
+                    "`leftover_grace` ({grace} ms) must be shorter than `timeout` ({timeout} ms): \
+                     the grace is part of the test's time and never runs past its timeout"
+                ),
             );
         }
         match errors.0 {

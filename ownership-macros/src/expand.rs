@@ -8,7 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{ItemFn, Meta, Token};
 
-use crate::config::{Config, Flavor};
+use crate::config::{Config, Flavor, LeftoverTasks};
 
 /// Expands the attribute, or reports its errors beside the unchanged item (so that
 /// editors keep seeing the function).
@@ -119,6 +119,16 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
     }
     if let Some(millis) = config.timeout {
         settings.extend(quote!(.timeout(::core::time::Duration::from_millis(#millis))));
+    }
+    if let Some(leftover_tasks) = config.leftover_tasks {
+        let leftover_tasks = match leftover_tasks {
+            LeftoverTasks::Fail => quote!(Fail),
+            LeftoverTasks::Cancel => quote!(Cancel),
+        };
+        settings.extend(quote!(.leftover_tasks(#harness::LeftoverTasks::#leftover_tasks)));
+    }
+    if let Some(millis) = config.leftover_grace {
+        settings.extend(quote!(.leftover_grace(::core::time::Duration::from_millis(#millis))));
     }
     let resources = &config.resources;
     let count = resources.len();

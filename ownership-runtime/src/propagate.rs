@@ -15,6 +15,8 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::runtime::{Builder, Handle, Runtime};
@@ -169,10 +171,28 @@ impl<F: Future> Propagate for F {}
 /// assert_eq!(in_blocking.first(), Some(&test.id()));
 /// ```
 pub fn build_runtime(builder: &mut Builder, chain: Callers) -> io::Result<CallersRuntime> {
-    let for_threads = chain.clone();
+    build_counting_threads(builder, chain, Arc::default())
+}
+
+/// [`build_runtime`], also counting in `running` the runtime's threads (workers and
+/// `spawn_blocking` threads) that have started and not yet stopped. Once the runtime is
+/// shut down, what is left is the threads still busy: tokio calls `on_thread_stop` before
+/// a thread signals that it ended.
+pub(crate) fn build_counting_threads(
+    builder: &mut Builder,
+    chain: Callers,
+    running: Arc<AtomicUsize>,
+) -> io::Result<CallersRuntime> {
+    let (for_threads, started) = (chain.clone(), running.clone());
     let runtime = builder
-        .on_thread_start(move || set_thread_chain(for_threads.clone()))
-        .on_thread_stop(|| set_thread_chain(Callers::empty()))
+        .on_thread_start(move || {
+            started.fetch_add(1, Ordering::SeqCst);
+            set_thread_chain(for_threads.clone());
+        })
+        .on_thread_stop(move || {
+            set_thread_chain(Callers::empty());
+            running.fetch_sub(1, Ordering::SeqCst);
+        })
         .build()?;
     Ok(CallersRuntime { runtime, chain })
 }

@@ -203,7 +203,7 @@ const EVERYTHING: &[&str] = &[
     "at ownership-runtime/tests/harness_report.rs:",
     ": the background task broke",
     "4. 1 task(s) spawned on the test's runtime (by the test or the code it called) were still \
-     running when it ended, and were cancelled",
+     running 1s after it ended, and were cancelled",
 ];
 
 #[test]

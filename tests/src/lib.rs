@@ -1,8 +1,9 @@
-//! Support for the end-to-end tests in `tests/tests/`: finding the database servers, and
-//! saying which server-backed tests were skipped and why.
+//! Support for the end-to-end tests in `tests/tests/`: finding the database servers,
+//! saying which server-backed tests were skipped and why, and loading the machine's CPUs.
 #![deny(missing_docs)]
 
 pub mod fixtures;
+pub mod load;
 pub mod runs;
 
 use std::io::Write;

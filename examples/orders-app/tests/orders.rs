@@ -558,7 +558,7 @@ fn a_confirmation_still_being_sent_when_the_test_ends_fails_it() {
         report.starts_with(
             "owned test `orders::returns_before_the_confirmation_is_sent` failed:\n  1. 1 \
              task(s) spawned on the test's runtime (by the test or the code it called) were \
-             still running when it ended, and were cancelled"
+             still running 1s after it ended, and were cancelled"
         ),
         "{report}"
     );

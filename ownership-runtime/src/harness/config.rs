@@ -21,6 +21,55 @@ pub enum Flavor {
     MultiThread,
 }
 
+/// What the harness does about tasks a test leaves running on its runtime
+/// (`#[owned_test(leftover_tasks = "..")]`): tasks still alive when it shuts the runtime
+/// down, after the test's [grace](TestConfig::leftover_grace).
+///
+/// Either way the runtime is shut down: the tasks are cancelled at their next `.await`,
+/// and `spawn_blocking` closures still running are left to finish on their own (tokio
+/// can't cancel them).
+///
+/// ```
+/// use ownership_runtime::harness::{LeftoverTasks, TestConfig};
+///
+/// assert_eq!(LeftoverTasks::default(), LeftoverTasks::Fail);
+/// const SERVER_TEST: TestConfig =
+///     TestConfig::new("api::tests::serves").leftover_tasks(LeftoverTasks::Cancel);
+/// assert_eq!(SERVER_TEST.leftover_tasks, LeftoverTasks::Cancel);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum LeftoverTasks {
+    /// Fail the test, naming how many were left (the default, `"fail"`). The harness first
+    /// waits up to the grace ([`DEFAULT_LEFTOVER_GRACE`] unless set) for them to end.
+    #[default]
+    Fail,
+    /// Cancel them, as `#[tokio::test]` does, and print a note on standard error naming
+    /// the test and how many were cancelled (`"cancel"`): for a test that starts a server
+    /// or a poller and never stops it. The harness doesn't wait for them unless the test
+    /// sets a grace.
+    Cancel,
+}
+
+/// How long the harness waits, by default, for the tasks a test left running to end
+/// before it fails the test for them (`leftover_tasks = "fail"`): one second of real
+/// time, also when the runtime's clock is paused.
+///
+/// A passing test never waits: the harness goes on as soon as no task is left, so the
+/// grace only costs a test that leaves a task running for good, once. It is long enough
+/// that a task that ends shortly after the body on an idle machine (a confirmation sent,
+/// a cache written back: a few to some tens of milliseconds) still ends within it when the
+/// machine is saturated and the task runs many times slower, and short enough that a test
+/// that leaks a task fails at once to a person watching. Set it per test with
+/// `#[owned_test(leftover_grace = "5s")]` ([`TestConfig::leftover_grace`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use ownership_runtime::harness::DEFAULT_LEFTOVER_GRACE;
+///
+/// assert_eq!(DEFAULT_LEFTOVER_GRACE, Duration::from_secs(1));
+/// ```
+pub const DEFAULT_LEFTOVER_GRACE: Duration = Duration::from_secs(1);
+
 /// How to run one test: what `#[owned_test(..)]`'s options say. Built with `const`
 /// methods, so the macro's expansion stays one expression.
 ///
@@ -51,6 +100,11 @@ pub struct TestConfig {
     pub start_paused: bool,
     /// The longest the test may run.
     pub timeout: Option<Duration>,
+    /// What to do about tasks left running on the test's runtime.
+    pub leftover_tasks: LeftoverTasks,
+    /// How long to wait for tasks left running to end (`None`: the default of
+    /// [`leftover_tasks`](Self::leftover_tasks); see [`TestConfig::grace`]).
+    pub leftover_grace: Option<Duration>,
     /// Resources prepared for the test before its body (`#[owned_test(sandbox = DB)]`).
     pub resources: &'static [&'static dyn TestResource],
 }
@@ -64,6 +118,8 @@ impl fmt::Debug for TestConfig {
             .field("worker_threads", &self.worker_threads)
             .field("start_paused", &self.start_paused)
             .field("timeout", &self.timeout)
+            .field("leftover_tasks", &self.leftover_tasks)
+            .field("leftover_grace", &self.leftover_grace)
             .field(
                 "resources",
                 &self
@@ -78,13 +134,14 @@ impl fmt::Debug for TestConfig {
 
 impl TestConfig {
     /// A private test named `name` (its module path and function name) on a
-    /// current-thread runtime, with no timeout.
+    /// current-thread runtime, with no timeout, failed for tasks it leaves running.
     ///
     /// ```
-    /// use ownership_runtime::harness::{Flavor, TestConfig};
+    /// use ownership_runtime::harness::{Flavor, LeftoverTasks, TestConfig};
     ///
     /// let config = TestConfig::new("orders::tests::lists_orders");
     /// assert_eq!(config.flavor, Flavor::CurrentThread);
+    /// assert_eq!(config.leftover_tasks, LeftoverTasks::Fail);
     /// assert!(!config.shared && config.timeout.is_none() && config.resources.is_empty());
     /// ```
     pub const fn new(name: &'static str) -> TestConfig {
@@ -95,6 +152,8 @@ impl TestConfig {
             worker_threads: None,
             start_paused: false,
             timeout: None,
+            leftover_tasks: LeftoverTasks::Fail,
+            leftover_grace: None,
             resources: &[],
         }
     }
@@ -180,6 +239,72 @@ impl TestConfig {
     pub const fn timeout(mut self, timeout: Duration) -> TestConfig {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// What to do about tasks the test leaves running: fail it (the default) or cancel
+    /// them with a note.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{LeftoverTasks, TestConfig, run_async};
+    ///
+    /// // A server that is never stopped: cancelled when the test ends, as in
+    /// // `#[tokio::test]`, with a note on standard error.
+    /// let config = TestConfig::new("docs::serves").leftover_tasks(LeftoverTasks::Cancel);
+    /// run_async(config, || async {
+    ///     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+    /// });
+    /// ```
+    pub const fn leftover_tasks(mut self, leftover_tasks: LeftoverTasks) -> TestConfig {
+        self.leftover_tasks = leftover_tasks;
+        self
+    }
+
+    /// How long the harness waits, in real time (also when the clock is paused), for the
+    /// tasks and `spawn_blocking` closures the test left running to end before it counts
+    /// them as left over. It goes on as soon as none is left, so a test whose tasks all
+    /// ended pays nothing; the grace never runs past the test's
+    /// [`timeout`](Self::timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ownership_runtime::harness::{TestConfig, run_async};
+    ///
+    /// // A task that ends 20 ms after the body: well within a grace of 10 s.
+    /// let config = TestConfig::new("docs::flushes").leftover_grace(Duration::from_secs(10));
+    /// run_async(config, || async {
+    ///     tokio::spawn(tokio::time::sleep(Duration::from_millis(20)));
+    /// });
+    /// ```
+    pub const fn leftover_grace(mut self, grace: Duration) -> TestConfig {
+        self.leftover_grace = Some(grace);
+        self
+    }
+
+    /// The grace that applies to this test, before its timeout caps it: the
+    /// [`leftover_grace`](Self::leftover_grace) if set, otherwise
+    /// [`DEFAULT_LEFTOVER_GRACE`] when leftover tasks fail the test and none when they are
+    /// cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ownership_runtime::harness::{
+    ///     DEFAULT_LEFTOVER_GRACE, LeftoverTasks, TestConfig,
+    /// };
+    ///
+    /// let failing = TestConfig::new("docs::a");
+    /// assert_eq!(failing.grace(), DEFAULT_LEFTOVER_GRACE);
+    /// let cancelling = failing.leftover_tasks(LeftoverTasks::Cancel);
+    /// assert_eq!(cancelling.grace(), Duration::ZERO);
+    /// let patient = cancelling.leftover_grace(Duration::from_millis(300));
+    /// assert_eq!(patient.grace(), Duration::from_millis(300));
+    /// ```
+    pub const fn grace(&self) -> Duration {
+        match (self.leftover_grace, self.leftover_tasks) {
+            (Some(grace), _) => grace,
+            (None, LeftoverTasks::Fail) => DEFAULT_LEFTOVER_GRACE,
+            (None, LeftoverTasks::Cancel) => Duration::ZERO,
+        }
     }
 
     /// Resources to prepare for the test, in order, before its body (after the adapters'

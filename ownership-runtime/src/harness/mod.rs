@@ -12,18 +12,28 @@
 //!    resource a shared test uses is shared before its body runs;
 //! 4. runs the adapters' `before` hooks (see [`AdapterHook`] for their order);
 //! 5. runs the body as the test: an `async fn` on a fresh tokio runtime built with
-//!    [`build_runtime`], so plain `tokio::spawn` and `spawn_blocking` inside are the
-//!    test's children; a plain `fn` on a thread of its own that runs for the test (threads
-//!    it starts with [`crate::thread::spawn`] do too);
+//!    [`build_runtime`](crate::build_runtime), so plain `tokio::spawn` and
+//!    `spawn_blocking` inside are the test's children; a plain `fn` on a thread of its own
+//!    that runs for the test (threads it starts with [`crate::thread::spawn`] do too);
 //! 6. enforces the timeout, if any, in wall-clock time;
-//! 7. stops the runtime with a bounded wait: tasks still running are cancelled and
-//!    reported as having outlived the test;
+//! 7. for an `async fn`, gives what the body left running on the runtime a grace to end:
+//!    it waits up to [`TestConfig::leftover_grace`] ([`DEFAULT_LEFTOVER_GRACE`] unless
+//!    set) in real time, also under `start_paused`, and never past the timeout, and goes
+//!    on the moment no task is left, so a passing test doesn't wait; then it shuts the
+//!    runtime down, cancelling the tasks still alive, and gives `spawn_blocking` closures
+//!    the rest of the grace to return. What is still running then outlived the test:
+//!    whether a task outlived its test doesn't depend on the machine's speed, only on
+//!    whether it ended within the grace. That fails the test unless it says
+//!    `leftover_tasks = "cancel"` ([`LeftoverTasks::Cancel`], for a test that leaves a
+//!    server or a poller running): then the harness prints a note on standard error naming
+//!    the test and how many it cancelled;
 //! 8. runs the adapters' `after` hooks in reverse order (also when the body panicked);
 //! 9. switches shared servers back to private mode, ends the test's actor (releasing
 //!    everything it owned) and leaves the gate;
 //! 10. fails the test once, with one message listing in order: the body's panic (message
 //!     and location), its `Err` or its timeout; each hook failure (adapter and text); the
-//!     panics of its tasks and threads, awaited or not; the tasks that outlived it.
+//!     panics of its tasks and threads, awaited or not; the tasks that outlived it, and
+//!     the runtime threads still busy after it (blocking closures, left running).
 //!
 //! Results are the same under `cargo test` (tests on threads of one process) and
 //! `cargo nextest run` (one process per test): everything the harness keeps is per test,
@@ -36,6 +46,7 @@
 mod config;
 mod gate;
 mod hooks;
+mod leftovers;
 mod panics;
 mod report;
 mod shared;
@@ -50,28 +61,16 @@ use std::time::Duration;
 
 use tokio::runtime::Builder;
 
+use self::leftovers::{Leftovers, TestRuntime};
 use self::report::{Problem, Report};
 use crate::actor::Actor;
-use crate::propagate::{CallersRuntime, build_runtime};
 
-pub use self::config::{Flavor, TestConfig};
+pub use self::config::{DEFAULT_LEFTOVER_GRACE, Flavor, LeftoverTasks, TestConfig};
 pub use self::hooks::{AdapterHook, Failure, TestContext, TestResource};
 pub(crate) use self::panics::payload_message;
 pub use self::shared::register_server;
 /// Moved to the crate root; kept here for the adapters that name it through the harness.
 pub use crate::ownership::ModeSwitch;
-
-/// How long the harness waits for a test's runtime to stop (its blocking tasks to end)
-/// before leaving them behind.
-const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
-
-/// How many times the harness lets the runtime run its ready tasks to completion before
-/// counting the tasks that outlived the test.
-const SETTLE_ROUNDS: usize = 64;
-
-/// The pause between the later settling rounds (at most about 30 ms in all, and only
-/// while tasks are still counted alive).
-const SETTLE_PAUSE: Duration = Duration::from_millis(1);
 
 /// What a test body returns: `()` or `Result<(), E>` with `E: Debug`.
 ///
@@ -247,8 +246,8 @@ struct TestRun {
     ready: bool,
     /// The thread the body ran on, once it ran.
     body_thread: Option<ThreadId>,
-    /// How many tasks were still alive when the body ended.
-    outlived: usize,
+    /// What was still running on the test's runtime after its grace.
+    outlived: Leftovers,
     actor: Actor,
     /// Declared last: left after everything else is released.
     _gate: gate::GatePass,
@@ -266,7 +265,7 @@ impl TestRun {
             started: 0,
             ready: true,
             body_thread: None,
-            outlived: 0,
+            outlived: Leftovers::NONE,
             actor,
             _gate: gate,
         };
@@ -337,7 +336,7 @@ impl TestRun {
     }
 
     /// Builds the test's runtime, as its options say.
-    fn runtime(&self) -> Result<CallersRuntime, Problem> {
+    fn runtime(&self) -> Result<TestRuntime, Problem> {
         let config = &self.config;
         let mut builder = match config.flavor {
             Flavor::CurrentThread => Builder::new_current_thread(),
@@ -362,7 +361,7 @@ impl TestRun {
             builder.start_paused(true);
         }
         builder.enable_all();
-        build_runtime(&mut builder, self.actor.chain()).map_err(|error| {
+        TestRuntime::build(&mut builder, self.actor.chain()).map_err(|error| {
             Problem::Setup(format!("could not build the test's tokio runtime: {error}"))
         })
     }
@@ -392,27 +391,18 @@ impl TestRun {
         self.body_thread = Some(body_thread);
     }
 
-    /// Lets the runtime finish what is ready, counts the tasks still alive, and shuts it
-    /// down (cancelling them) with a bounded wait.
-    fn stop_runtime(&mut self, runtime: CallersRuntime) {
-        let alive = runtime.block_on(async {
-            let metrics = tokio::runtime::Handle::current().metrics();
-            for round in 0..SETTLE_ROUNDS {
-                if metrics.num_alive_tasks() == 0 {
-                    break;
-                }
-                tokio::task::yield_now().await;
-                if round >= SETTLE_ROUNDS / 2 {
-                    // A multi-thread runtime counts a finished task out a little after it
-                    // ends, on its worker: give the workers real time.
-                    std::thread::sleep(SETTLE_PAUSE);
+    /// Waits up to the test's grace for what it left running, shuts the runtime down
+    /// (cancelling the tasks still alive), and fails the test for what was left, or notes
+    /// it (`leftover_tasks = "cancel"`).
+    fn stop_runtime(&mut self, runtime: TestRuntime) {
+        let leftovers = runtime.stop(&self.config);
+        match self.config.leftover_tasks {
+            LeftoverTasks::Fail => self.outlived = leftovers,
+            LeftoverTasks::Cancel => {
+                if let Some(note) = leftovers.note(self.config.name) {
+                    eprintln!("{note}");
                 }
             }
-            metrics.num_alive_tasks()
-        });
-        runtime.shutdown_timeout(SHUTDOWN_WAIT);
-        if alive > 0 {
-            self.outlived = alive;
         }
     }
 
@@ -456,8 +446,8 @@ impl TestRun {
                 self.report.push(Problem::TaskPanicked(panic));
             }
         }
-        if self.outlived > 0 {
-            self.report.push(Problem::TasksOutlived(self.outlived));
+        for problem in self.outlived.problems() {
+            self.report.push(problem);
         }
         let TestRun {
             actor,

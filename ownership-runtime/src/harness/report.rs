@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::leftovers::after;
 use super::panics::CapturedPanic;
 
 /// One thing that went wrong, in the order the report lists them.
@@ -27,8 +28,10 @@ pub(crate) enum Problem {
     },
     /// A task or thread of the test panicked.
     TaskPanicked(CapturedPanic),
-    /// Tasks were still running when the test ended.
-    TasksOutlived(usize),
+    /// Tasks were still running after the test's grace, and were cancelled.
+    TasksOutlived { count: usize, grace: Duration },
+    /// Runtime threads were still busy after the test's grace, and were left running.
+    ThreadsOutlived { count: usize, grace: Duration },
     /// Releasing the test's resources (its actor going down) panicked.
     Release(String),
 }
@@ -67,12 +70,23 @@ impl fmt::Display for Problem {
                 }
                 write!(f, ": {}", panic.message)
             }
-            Problem::TasksOutlived(count) => write!(
+            Problem::TasksOutlived { count, grace } => write!(
                 f,
                 "{count} task(s) spawned on the test's runtime (by the test or the code it called) \
-                 were still running when it ended, and were cancelled; await them (or abort them \
-                 through their `JoinHandle`) before the test returns, or give the code under \
-                 test a way to wait for its background work"
+                 were still running {}, and were cancelled; await them (or abort them through \
+                 their `JoinHandle`) before the test returns, or give the code under test a way \
+                 to wait for its background work. A test that leaves a server or a poller \
+                 running on purpose can say so with `leftover_tasks = \"cancel\"`; one whose \
+                 tasks need longer to end, with a longer `leftover_grace`",
+                after(*grace)
+            ),
+            Problem::ThreadsOutlived { count, grace } => write!(
+                f,
+                "{count} thread(s) of the test's runtime were still busy {} (a `spawn_blocking` \
+                 closure, or a task that blocks its thread instead of awaiting), and were left \
+                 running: tokio can't cancel them. Make them return (a stop flag, a closed \
+                 channel) and await their `JoinHandle` before the test returns",
+                after(*grace)
             ),
             Problem::Release(message) => {
                 write!(f, "releasing the test's resources panicked: {message}")
