@@ -44,8 +44,9 @@ use crate::leftovers;
 ///
 /// Every database a process makes is named after its maker: its host (a hash of the
 /// machine's boot id and the process's pid namespace, so two machines or two containers
-/// are two hosts), its process id and start time. A process's first test sweeps what
-/// processes of its own host left when they died: a crashed run's databases, a drop
+/// are two hosts), its process id and start time. Once per run, the first test of a host
+/// sweeps what processes of that host left when they died (under nextest, later processes
+/// of the run find a run-wide note that it was done): a crashed run's databases, a drop
 /// that never left, a background drop cut short at the end of a run, a template build
 /// cut short. It never drops another host's databases, a running process's, or a name of
 /// any other form. Where `/proc` can't tell a process gone (macOS, Windows, a `/proc` of
@@ -386,8 +387,19 @@ impl TemplateDatabase {
                 message,
             })?;
         let name = self.fresh_name("test")?;
-        // The first test of the process sweeps what its host's dead processes left.
-        let sweep = (!self.swept.swap(true, Ordering::SeqCst)).then(|| self.prefix());
+        // The first test of the run on this host sweeps what its dead processes left:
+        // under nextest, whose processes each run one test, later processes find the
+        // run-wide note and don't sweep again (sweeping in every process would drop again
+        // each database whose drop the process before had just sent, and wait for it).
+        let notes = RunWide::file();
+        let sweep_name = format!(
+            "sandbox-sqlx sweep of {} ({:016x})",
+            self.prefix(),
+            ownership_runtime::runwide::stable_hash(&self.url)
+        );
+        let sweep = (!self.swept.swap(true, Ordering::SeqCst) && !notes.noted_done(&sweep_name))
+            .then(|| self.prefix());
+        let swept = sweep.is_some();
         // The template is usually there already (another process or run made it): the
         // test's database is made from it with no run-wide lock. Otherwise it is made, once
         // for all the runs that share the server, and the database made again.
@@ -396,6 +408,10 @@ impl TemplateDatabase {
             runtime.spawn(make_database(url, template, name, sweep))
         };
         let mut made = attempt(sweep).await;
+        if swept && matches!(made, Ok(Ok(_))) {
+            // A note that can't be written costs later processes a sweep, nothing more.
+            let _ = notes.note_done(&sweep_name);
+        }
         if matches!(made, Ok(Ok(None))) {
             self.template().await?;
             made = attempt(None).await;
