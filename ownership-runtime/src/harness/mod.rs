@@ -212,6 +212,24 @@ where
     }
 }
 
+/// Starts the runtime's clock paused (tokio's `test-util`, through the `start-paused`
+/// feature, on by default).
+#[cfg(feature = "start-paused")]
+fn pause_clock(builder: &mut Builder) -> Result<(), Problem> {
+    builder.start_paused(true);
+    Ok(())
+}
+
+#[cfg(not(feature = "start-paused"))]
+fn pause_clock(_: &mut Builder) -> Result<(), Problem> {
+    Err(Problem::Setup(
+        "`start_paused` needs the `start-paused` feature of ownership-runtime (on by default; \
+         a crate that depends on it with `default-features = false` must turn it on in its \
+         dev-dependencies)"
+            .to_owned(),
+    ))
+}
+
 /// Runs `body`, or gives up after `timeout` of wall-clock time (`None`).
 async fn with_timeout<F: Future>(timeout: Option<Duration>, body: F) -> Option<F::Output> {
     let Some(timeout) = timeout else {
@@ -358,7 +376,7 @@ impl TestRun {
                         .to_owned(),
                 ));
             }
-            builder.start_paused(true);
+            pause_clock(&mut builder)?;
         }
         builder.enable_all();
         TestRuntime::build(&mut builder, self.actor.chain()).map_err(|error| {
