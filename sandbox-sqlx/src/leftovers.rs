@@ -43,6 +43,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ownership_runtime::runwide::{process_start_time, start_time_of_stat};
+
 /// The maker of something a run leaves: a process of a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Maker {
@@ -63,7 +65,7 @@ static THIS_PROCESS: LazyLock<ThisProcess> = LazyLock::new(|| {
     let pid = std::process::id();
     let known = host_from_proc()
         .filter(|_| proc_shows_this_namespace(pid))
-        .and_then(|host| Some((host, start_time(pid)?)));
+        .and_then(|host| Some((host, process_start_time(pid)?)));
     match known {
         Some((host, started)) => ThisProcess {
             maker: Maker {
@@ -138,19 +140,6 @@ fn hides_processes(mountinfo: &str) -> bool {
     })
 }
 
-/// When process `pid` started (clock ticks since boot), from `/proc/<pid>/stat`.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    start_time_in(&stat)
-}
-
-/// The start time field (the 22nd) of a `/proc/<pid>/stat` line. The command name, the
-/// 2nd, is in parentheses and may hold spaces and parentheses itself.
-fn start_time_in(stat: &str) -> Option<u64> {
-    let fields = stat.get(stat.rfind(')')? + 1..)?;
-    fields.split_whitespace().nth(19)?.parse().ok()
-}
-
 fn base36(mut value: u64) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut digits = Vec::new();
@@ -203,7 +192,9 @@ fn is_gone(maker: &Maker) -> bool {
         // The pid runs no process (no thread either) in this namespace.
         Err(error) => error.kind() == std::io::ErrorKind::NotFound,
         // Another process (or a thread) took the pid since.
-        Ok(stat) => start_time_in(&stat).is_some_and(|started| base36(started) != maker.started),
+        Ok(stat) => {
+            start_time_of_stat(&stat).is_some_and(|started| base36(started) != maker.started)
+        }
     }
 }
 
@@ -245,6 +236,7 @@ fn parse(name: &str, kinds: &[&str], separator: char) -> Option<Maker> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ownership_runtime::runwide::start_time_of_stat as start_time_in;
 
     #[test]
     fn this_process_is_running_and_its_names_parse() {

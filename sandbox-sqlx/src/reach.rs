@@ -259,10 +259,13 @@ impl Reach {
         pool: &Pool<DB>,
         url: &DatabaseUrl,
     ) -> Result<PoolConnection<DB>, AcquireError> {
-        if let Some(failure) = self.failure() {
-            return Err(AcquireError::Unreachable(failure));
-        }
-        if self.reached() {
+        // One look at the state: this runs at every checkout.
+        let reached = match &*self.state.lock().unwrap_or_else(PoisonError::into_inner) {
+            ReachState::Failed(failure) => return Err(AcquireError::Unreachable(failure.clone())),
+            ReachState::Reached => true,
+            ReachState::NotYet => false,
+        };
+        if reached {
             return pool.acquire().await.map_err(AcquireError::Pool);
         }
         let acquire = pool.acquire();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
-use ownership_runtime::runwide::RunWide;
+use ownership_runtime::runwide::{RunWide, RunWideError};
 use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
 use sqlx::pool::{PoolConnection, PoolOptions};
@@ -1272,29 +1272,18 @@ where
                 let template = template::template_file(state.url.as_str());
                 let made = runtime.spawn(async move {
                     let name = format!("sandbox-sqlx template {}", template.display());
-                    // The template's own error says what failed and how to fix it: kept
-                    // whole, rather than as the run-wide setup's message.
-                    let failure = Arc::new(Mutex::new(None));
-                    let kept = failure.clone();
-                    let once = RunWide::file()
-                        .once(&name, || async move {
-                            let built = template::build_template::<DB>(&template, migrator).await;
-                            built.map_err(|error| {
-                                let message = error.to_string();
-                                *kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
-                                message
-                            })
+                    // The template's own error says what failed and how to fix it: told
+                    // whole, without the run-wide setup's wrapper.
+                    RunWide::file()
+                        .once(&name, || {
+                            template::build_template::<DB>(&template, migrator)
                         })
-                        .await;
-                    let failure = failure
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .take();
-                    match (once, failure) {
-                        (Ok(_), _) => Ok(()),
-                        (Err(_), Some(error)) => Err(error.to_string()),
-                        (Err(error), None) => Err(error.to_string()),
-                    }
+                        .await
+                        .map(|_| ())
+                        .map_err(|error| match error {
+                            RunWideError::SetupFailed { message, .. } => message,
+                            other => other.to_string(),
+                        })
                 });
                 match made.await {
                     Ok(Ok(())) => Ok(()),

@@ -77,18 +77,7 @@ impl DatabaseUrl {
 
     /// The URL with its password hidden.
     pub(crate) fn redacted(&self) -> String {
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return self.url.clone();
-        };
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(authority_end);
-        match authority.rsplit_once('@') {
-            Some((credentials, host)) => match credentials.split_once(':') {
-                Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-                None => self.url.clone(),
-            },
-            None => self.url.clone(),
-        }
+        ownership_runtime::runwide::redact_url(&self.url)
     }
 
     /// The URL as messages show it: password hidden, and where it came from

@@ -99,19 +99,75 @@ pub fn stable_hash(text: &str) -> u64 {
     file::fnv1a(text)
 }
 
+/// `url` with its password replaced by `***`, for messages: a run-wide lock's place, a
+/// database that can't be reached.
+///
+/// ```
+/// use ownership_runtime::runwide::redact_url;
+///
+/// assert_eq!(
+///     redact_url("postgres://app:s3cr@t@db:5432/app?sslmode=disable"),
+///     "postgres://app:***@db:5432/app?sslmode=disable"
+/// );
+/// assert_eq!(redact_url("mysql://root@127.0.0.1/test"), "mysql://root@127.0.0.1/test");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(unix)]
 fn run_id_of_parent() -> String {
     let parent = std::os::unix::process::parent_id();
-    // The parent's start time (in clock ticks since boot) tells a reused pid apart.
-    let started = std::fs::read_to_string(format!("/proc/{parent}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            let after_name = &stat[stat.rfind(')')? + 2..];
-            after_name.split(' ').nth(19).map(str::to_owned)
-        })
+    // The parent's start time tells a reused pid apart.
+    let started = process_start_time(parent)
+        .map(|started| started.to_string())
         .unwrap_or_default();
     format!("parent-{parent}-{started}")
+}
+
+/// When process `pid` started, in clock ticks since boot (the 22nd field of
+/// `/proc/<pid>/stat`): with the pid, an identity that no later process of the machine
+/// shares, though pids are reused. `None` where there is no `/proc` (not Linux), or no such
+/// process.
+///
+/// ```
+/// use ownership_runtime::runwide::process_start_time;
+///
+/// # if cfg!(target_os = "linux") {
+/// let me = process_start_time(std::process::id());
+/// assert!(me.is_some());
+/// assert_eq!(me, process_start_time(std::process::id()));
+/// # }
+/// ```
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    start_time_of_stat(&stat)
+}
+
+/// The start time field of a `/proc/<pid>/stat` line (see [`process_start_time`]). The
+/// command name, the 2nd field, is in parentheses and may hold spaces and parentheses.
+///
+/// ```
+/// use ownership_runtime::runwide::start_time_of_stat;
+///
+/// let stat = "42 (my (test) bin) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1 2";
+/// assert_eq!(start_time_of_stat(stat), Some(987_654));
+/// assert_eq!(start_time_of_stat("42 (short) S 1"), None);
+/// ```
+pub fn start_time_of_stat(stat: &str) -> Option<u64> {
+    let fields = stat.get(stat.rfind(')')? + 1..)?;
+    fields.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// What [`RunWide::once`] did.
@@ -405,7 +461,7 @@ impl RunWide {
         match &self.backend {
             Backend::File(dir) => dir.display().to_string(),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(url) => postgres::redact(url),
+            Backend::Postgres(url) => redact_url(url),
         }
     }
 

@@ -7,26 +7,7 @@ use std::time::Instant;
 use sqlx::{Connection, PgConnection};
 
 use super::file::fnv1a;
-use super::{RunWideError, backoff};
-
-/// `url` with its password replaced by `***`, for messages.
-pub(super) fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+use super::{RunWideError, backoff, redact_url};
 
 /// The advisory lock key of `name`: the same on every machine.
 fn lock_key(name: &str) -> i64 {
@@ -69,7 +50,7 @@ impl PgLock {
         name: &str,
         deadline: Instant,
     ) -> Result<PgLock, RunWideError> {
-        let place = redact(url);
+        let place = redact_url(url);
         let failed = |message: String| RunWideError::Backend {
             name: name.to_owned(),
             place: place.clone(),
