@@ -17,7 +17,8 @@ use ownership_runtime::{ActorId, Found, OwnershipError, ToAllow, callers};
 
 use crate::error::{CallError, FacadeError};
 use crate::hook::{self, RegisteredMocks};
-use crate::mocks::{Leave, Lookup, Mocks, SlotGuard, SlotState, TAKE_WAIT, Unverified};
+use crate::mocks::{Lookup, Mocks, TAKE_WAIT, Unverified};
+use crate::slot::{Lease, Leave};
 
 /// A global that app code calls like a `T` (usually a trait object, `dyn Trait`), and into
 /// which each test installs its own implementation: a mockall mock, or any fake.
@@ -221,8 +222,8 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     fn lookup(&self, mocks: &Mocks<T>) -> Result<Guard<'_, T>, CallError> {
         let chain = callers();
         match mocks.lookup(&chain)? {
-            Lookup::Installed(slot, owner) => Ok(Guard {
-                inner: Inner::Installed { slot, owner },
+            Lookup::Installed(lease, owner) => Ok(Guard {
+                inner: Inner::Installed { lease, owner },
             }),
             Lookup::Miss => {
                 if let Some(&ended) = chain.iter().find(|actor| !actor.is_alive()) {
@@ -560,8 +561,9 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     }
 }
 
-/// Keeps a refused implementation from being dropped (see [`Facade::install`]).
-fn leak<T: ?Sized>(implementation: Box<T>) {
+/// Keeps a refused implementation (its box, or its only `Arc`) from being dropped (see
+/// [`Facade::install`]).
+fn leak<I>(implementation: I) {
     std::mem::forget(implementation);
 }
 
@@ -579,9 +581,10 @@ impl<T: ?Sized + 'static> fmt::Debug for Facade<T> {
 
 /// The implementation a call got from [`Facade::get`]: derefs to `&T`.
 ///
-/// A test's mock is borrowed under a read lock of its slot for as long as the guard lives,
-/// so drop the guard when the call is done (`FACADE.get().method(..)` does). The guard is
-/// `Send`, so an `async` call may hold it across `.await`s, also in spawned tasks.
+/// A test's mock is lent to the call for as long as the guard lives (the test's
+/// verification waits for it to come back), so drop the guard when the call is done
+/// (`FACADE.get().method(..)` does). The guard holds no lock and is `Send`, so an `async`
+/// call may keep it across `.await`s, also in spawned tasks.
 ///
 /// ```
 /// use mockall_bridge::{Facade, Guard};
@@ -602,15 +605,17 @@ impl<T: ?Sized + 'static> fmt::Debug for Facade<T> {
 /// assert_eq!(clock.now(), 1_700_000_000);
 /// assert_eq!(Guard::owner(&clock), None); // the default implementation
 /// ```
+#[must_use = "the guard lends the implementation for a call: call it through the guard \
+              (`FACADE.get().method(..)`)"]
 pub struct Guard<'a, T: ?Sized + 'static> {
     inner: Inner<'a, T>,
 }
 
 enum Inner<'a, T: ?Sized + 'static> {
     Default(&'a T),
-    /// Only made for a slot that holds a mock; it can't change while the guard reads it.
+    /// A test's mock, lent by its slot: it stays there while the guard lives.
     Installed {
-        slot: SlotGuard<T>,
+        lease: Lease<T>,
         owner: ActorId,
     },
 }
@@ -656,12 +661,7 @@ impl<T: ?Sized + 'static> Deref for Guard<'_, T> {
     fn deref(&self) -> &T {
         match &self.inner {
             Inner::Default(implementation) => implementation,
-            Inner::Installed { slot, .. } => match &**slot {
-                SlotState::Installed { implementation, .. } => implementation,
-                SlotState::Uninstalled | SlotState::Ended => {
-                    unreachable!("a guard is made only for a slot that holds a mock")
-                }
-            },
+            Inner::Installed { lease, .. } => lease,
         }
     }
 }

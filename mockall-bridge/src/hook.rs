@@ -19,7 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use ownership_runtime::harness::{AdapterHook, Failure, TestContext};
 use ownership_runtime::{ActorId, ModeSwitch};
 
-use crate::mocks::{Leave, Mocks, TAKE_WAIT, Unverified};
+use crate::mocks::{Mocks, TAKE_WAIT, Unverified};
+use crate::slot::Leave;
 
 /// The name the hook reports failures under.
 pub(crate) const ADAPTER: &str = "mockall-bridge";

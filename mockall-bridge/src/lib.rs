@@ -159,6 +159,7 @@
 //! }
 //! ```
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -166,6 +167,8 @@ mod error;
 mod facade;
 mod hook;
 mod mocks;
+mod slot;
+mod thread_safety;
 mod verify;
 
 pub use error::{CallError, FacadeError};

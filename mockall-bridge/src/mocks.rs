@@ -1,11 +1,11 @@
 //! The mocks installed in one facade: an ownership server whose metadata, for each owner,
-//! is the *slot* that holds the owner's mock.
+//! is the *slot* that holds the owner's mock (see `slot.rs`).
 //!
-//! A slot is an `Arc<RwLock<SlotState<T>>>`. Calls only ever *borrow* the mock, under the
-//! slot's read lock, for as long as their guard lives; nobody else gets an owned handle to
-//! the mock. So the mock can be taken out at any moment (under the write lock, once the
-//! calls in progress have returned) and dropped right there, which is when mockall checks
-//! its expectations: verification never waits for the last clone of an `Arc` to go.
+//! Calls only ever *borrow* the mock, through a lease of its slot that lives as long as
+//! their guard; nobody else gets to keep the mock. So the mock can be taken out at any
+//! moment (once the calls in progress have returned) and dropped right there, which is
+//! when mockall checks its expectations: verification never waits for the last call to
+//! drop the mock somewhere else.
 //!
 //! Each facade has its own server (key `()`), created at the facade's first install and
 //! registered with the harness hook (see `hook.rs`).
@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ownership_runtime::{ActorId, Callers, Found, Ownership};
-use parking_lot::{RawRwLock, RwLock, lock_api::ArcRwLockReadGuard};
 
 use crate::error::{CallError, FacadeError};
+use crate::slot::{Lease, Leave, Slot, Status, Taken, Vacant};
 use crate::verify;
 
 /// How long taking a mock out of its slot waits for the calls in progress to return.
@@ -27,25 +27,6 @@ pub(crate) const TAKE_WAIT: Duration = Duration::from_secs(2);
 /// How many times a lookup retries when it finds an owner whose slot is being replaced at
 /// that instant (an install in progress on another thread).
 const LOOKUP_RETRIES: usize = 1_000;
-
-/// The slot of one owner.
-pub(crate) type Slot<T> = RwLock<SlotState<T>>;
-
-/// A read lock on a slot that holds a mock (checked when the guard was taken).
-pub(crate) type SlotGuard<T> = ArcRwLockReadGuard<RawRwLock, SlotState<T>>;
-
-/// What an owner's slot holds.
-pub(crate) enum SlotState<T: ?Sized> {
-    /// The owner's mock, and where it was installed.
-    Installed {
-        implementation: Box<T>,
-        at: &'static Location<'static>,
-    },
-    /// The owner took its mock out with `uninstall` and has not installed another.
-    Uninstalled,
-    /// The owner's test has ended: its mock was verified and dropped.
-    Ended,
-}
 
 /// The mocks of one facade.
 pub(crate) struct Mocks<T: ?Sized + 'static> {
@@ -60,8 +41,8 @@ pub(crate) struct Mocks<T: ?Sized + 'static> {
 
 /// What a lookup found for a calling chain.
 pub(crate) enum Lookup<T: ?Sized + 'static> {
-    /// A mock, borrowed under its slot's read lock, and its owner.
-    Installed(SlotGuard<T>, ActorId),
+    /// A mock, lent by its slot, and its owner.
+    Installed(Lease<T>, ActorId),
     /// No actor of the chain owns a mock or is allowed to use one.
     Miss,
 }
@@ -76,10 +57,10 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
     }
 
     /// The mock `chain` reaches, if any: its owner's (found through the chain, its
-    /// allowances, or shared mode), borrowed under the slot's read lock.
+    /// allowances, or shared mode), lent by its slot.
     ///
-    /// The read lock is taken recursively: a fake whose methods call the facade again
-    /// doesn't deadlock with a verification waiting for the write lock.
+    /// A lease is granted while a verification waits for the calls in progress: a fake
+    /// whose methods call the facade again doesn't deadlock with it.
     pub(crate) fn lookup(&self, chain: &Callers) -> Result<Lookup<T>, CallError> {
         for _ in 0..LOOKUP_RETRIES {
             let Some(found) = self.owners.fetch_owner(chain, &()) else {
@@ -98,14 +79,13 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
                 std::thread::yield_now();
                 continue;
             };
-            let guard = slot.read_arc_recursive();
-            return match &*guard {
-                SlotState::Installed { .. } => Ok(Lookup::Installed(guard, owner)),
-                SlotState::Uninstalled => Err(CallError::Uninstalled {
+            return match slot.lend() {
+                Ok(lease) => Ok(Lookup::Installed(lease, owner)),
+                Err(Vacant::Uninstalled) => Err(CallError::Uninstalled {
                     facade: self.facade,
                     owner,
                 }),
-                SlotState::Ended => Err(CallError::Ended {
+                Err(Vacant::Ended) => Err(CallError::Ended {
                     facade: self.facade,
                     actor: owner,
                     callers: chain.clone(),
@@ -127,19 +107,18 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
         owner: ActorId,
         implementation: Box<T>,
         at: &'static Location<'static>,
-    ) -> Result<(), (FacadeError, Option<Box<T>>)> {
-        let slot = Arc::new(RwLock::new(SlotState::Installed { implementation, at }));
+    ) -> Result<(), (FacadeError, Option<Arc<T>>)> {
+        let slot = Arc::new(Slot::new(implementation, at));
         let candidate = Arc::clone(&slot);
         let installing = Installing::start(&self.installing);
         let outcome = self.owners.get_and_update(owner, (), move |current| {
             let Some(current) = current else {
                 return (Ok(()), candidate);
             };
-            // Read recursively: this thread may hold a guard on it.
-            let refused = match &*current.read_recursive() {
-                SlotState::Installed { at: first, .. } => Some(Refused::Installed(first)),
-                SlotState::Ended => Some(Refused::Ended),
-                SlotState::Uninstalled => None,
+            let refused = match current.status() {
+                Status::Mock(first) => Some(Refused::Installed(first)),
+                Status::Ended => Some(Refused::Ended),
+                Status::Uninstalled => None,
             };
             match refused {
                 Some(refused) => (Err(refused), Arc::clone(current)),
@@ -161,10 +140,10 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
             Err(source) => FacadeError::from_ownership(self.facade, source, None),
         };
         // Refused: the server dropped its copy of the new slot, which nobody else has
-        // seen; take the mock back out.
-        let rejected = match std::mem::replace(&mut *slot.write(), SlotState::Uninstalled) {
-            SlotState::Installed { implementation, .. } => Some(implementation),
-            SlotState::Uninstalled | SlotState::Ended => None,
+        // seen (so no lease is out); take the mock back out.
+        let rejected = match slot.take(Leave::Uninstalled, Duration::ZERO) {
+            Taken::Mock { implementation, .. } => Some(implementation),
+            Taken::Nothing | Taken::Busy => None,
         };
         Err((error, rejected))
     }
@@ -178,35 +157,16 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
         leave: Leave,
     ) -> Option<Result<(), Unverified>> {
         let slot = self.owners.metadata(owner, &())?;
-        let Some(mut state) = slot.try_write_for(TAKE_WAIT) else {
-            return Some(Err(Unverified::Busy));
-        };
-        let taken = match (&*state, leave) {
-            (SlotState::Installed { .. }, Leave::Uninstalled) => {
-                std::mem::replace(&mut *state, SlotState::Uninstalled)
-            }
-            (_, Leave::Ended) => std::mem::replace(&mut *state, SlotState::Ended),
-            (SlotState::Uninstalled | SlotState::Ended, Leave::Uninstalled) => return None,
-        };
-        // Release the lock before the mock's `Drop` runs: it may call the facade.
-        drop(state);
-        match taken {
-            SlotState::Installed { implementation, at } => Some(
+        match slot.take(leave, TAKE_WAIT) {
+            // The slot's lock is released: the mock's `Drop` may call the facade.
+            Taken::Mock { implementation, at } => Some(
                 verify::drop_catching_verdict(implementation)
                     .map_err(|verdict| Unverified::Unsatisfied { at, verdict }),
             ),
-            SlotState::Uninstalled | SlotState::Ended => None,
+            Taken::Nothing => None,
+            Taken::Busy => Some(Err(Unverified::Busy)),
         }
     }
-}
-
-/// What a slot holds once its mock was taken out.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Leave {
-    /// The owner uninstalled it and may install another.
-    Uninstalled,
-    /// The owner's test has ended.
-    Ended,
 }
 
 /// Why `take_and_verify` could not report a clean verification.
@@ -216,7 +176,7 @@ pub(crate) enum Unverified {
         at: &'static Location<'static>,
         verdict: String,
     },
-    /// Calls kept the slot's read lock for longer than [`TAKE_WAIT`].
+    /// Calls kept the mock lent for longer than [`TAKE_WAIT`].
     Busy,
 }
 

@@ -15,8 +15,9 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
-/// Drops `implementation`, returning the message it panicked with, if it did.
-pub(crate) fn drop_catching_verdict<T: ?Sized>(implementation: Box<T>) -> Result<(), String> {
+/// Drops `implementation` (a box, or the mock's only `Arc`), returning the message it
+/// panicked with, if it did.
+pub(crate) fn drop_catching_verdict<I>(implementation: I) -> Result<(), String> {
     panic::catch_unwind(AssertUnwindSafe(move || drop(implementation)))
         .map_err(|payload| payload_text(&*payload))
 }

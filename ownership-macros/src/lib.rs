@@ -4,6 +4,7 @@
 //! The macro only parses and checks; everything that runs lives in
 //! `ownership_runtime::harness`, where it can be tested.
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 mod config;
 mod expand;

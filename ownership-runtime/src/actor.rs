@@ -179,6 +179,8 @@ impl fmt::Debug for ActorId {
 /// drop(actor); // the actor is down: its keys are released
 /// assert!(server.get_owned(id).is_empty());
 /// ```
+#[must_use = "an actor ends when dropped: bind it (`let worker = Actor::new();`) and keep \
+              it for as long as the actor must be alive"]
 pub struct Actor {
     id: ActorId,
 }

@@ -6,7 +6,7 @@
 //! 1. actors entered on this thread with [`Actor::enter`](crate::Actor::enter), the most
 //!    recent first;
 //! 2. the chain of the current task, set by [`Actor::scope`](crate::Actor::scope),
-//!    [`Propagate::in_current_callers`](crate::Propagate::in_current_callers) and
+//!    [`InCallers::in_current_callers`](crate::InCallers::in_current_callers) and
 //!    [`spawn`](crate::spawn) (a snapshot of the chain where it was captured);
 //! 3. the chain of the thread, set by [`Callers::enter`], by the spawn wrappers
 //!    and on every thread of a runtime built with
@@ -211,7 +211,7 @@ tokio::task_local! {
 /// 1. actors entered on this thread with [`Actor::enter`](crate::Actor::enter), the most
 ///    recent first;
 /// 2. the chain of the current task, set by [`Actor::scope`](crate::Actor::scope),
-///    [`Propagate::in_current_callers`](crate::Propagate::in_current_callers) and
+///    [`InCallers::in_current_callers`](crate::InCallers::in_current_callers) and
 ///    [`spawn`](crate::spawn) (a snapshot of the chain where it was captured);
 /// 3. the chain of the thread, set by [`Callers::enter`], by the spawn wrappers and on
 ///    every thread of a runtime built with [`build_runtime`](crate::build_runtime).
@@ -262,7 +262,8 @@ pub fn callers() -> Callers {
 /// drop(entered); // the thread works for nobody again
 /// assert!(callers().is_empty());
 /// ```
-#[must_use = "the actor is entered only while the guard is held"]
+#[must_use = "the actor is entered only while the guard lives: bind it \
+              (`let _entered = actor.enter();`) for the code that runs as the actor"]
 pub struct Entered {
     actor: ActorId,
     _not_send: PhantomData<*const ()>,
@@ -275,6 +276,14 @@ impl Entered {
             actor,
             _not_send: PhantomData,
         }
+    }
+}
+
+impl fmt::Debug for Entered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entered")
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
     }
 }
 
@@ -306,10 +315,19 @@ impl Drop for Entered {
 /// }
 /// assert_eq!(callers(), outer_chain); // the inner guard restored the outer chain
 /// ```
-#[must_use = "the chain is entered only while the guard is held"]
+#[must_use = "the chain is entered only while the guard lives: bind it \
+              (`let _entered = chain.enter();`) for the code that runs for the chain"]
 pub struct EnteredChain {
     previous: Option<Callers>,
     _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for EnteredChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnteredChain")
+            .field("previous", &self.previous)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for EnteredChain {
@@ -329,7 +347,7 @@ pub(crate) fn set_thread_chain(callers: Callers) {
 pin_project_lite::pin_project! {
     /// A future that runs with a given callers chain as its task's chain. Made by
     /// [`Actor::scope`](crate::Actor::scope), [`Callers::scope`] and
-    /// [`Propagate`](crate::Propagate).
+    /// [`InCallers`](crate::InCallers).
     ///
     /// ```
     /// use ownership_runtime::{callers, Actor, WithCallers};

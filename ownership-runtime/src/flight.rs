@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::background;
 use crate::harness::payload_message;
-use crate::propagate::Propagate;
+use crate::propagate::InCallers;
 
 /// How long a successful value is kept for later fetches of its key.
 ///

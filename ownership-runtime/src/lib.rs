@@ -14,7 +14,7 @@
 //! - [`callers()`]: the chain of actors the running code works for, innermost first, with
 //!   [`Actor::scope`] / [`Actor::enter`] to run as an actor;
 //! - propagation: [`spawn`], [`spawn_blocking`], [`thread::spawn`],
-//!   [`Propagate::in_current_callers`], and [`build_runtime`] for a tokio runtime whose
+//!   [`InCallers::in_current_callers`], and [`build_runtime`] for a tokio runtime whose
 //!   every thread runs for a chain;
 //! - [`Ownership<K, M>`]: the ownership server (owners, allowances, modes, cleanup);
 //! - [`owned_test`] and the [`harness`] it expands to: each test runs as its own actor on
@@ -61,6 +61,7 @@
 //! assert!(CLOCKS.snapshot().owned.is_empty());
 //! ```
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -74,6 +75,7 @@ pub(crate) mod monitor;
 mod ownership;
 mod propagate;
 pub mod runwide;
+mod thread_safety;
 
 pub use actor::{Actor, ActorId};
 pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};
@@ -84,4 +86,4 @@ pub use ownership::{Found, LazyResolver, Mode, ModeSwitch, Ownership, Snapshot, 
 /// The `#[owned_test]` attribute (feature `macros`, on by default).
 #[cfg(feature = "macros")]
 pub use ownership_macros::owned_test;
-pub use propagate::{CallersRuntime, Propagate, build_runtime, spawn, spawn_blocking, thread};
+pub use propagate::{CallersRuntime, InCallers, build_runtime, spawn, spawn_blocking, thread};

@@ -4,7 +4,7 @@
 //! starts with empty thread-locals, so the chain must be carried across on purpose:
 //!
 //! - explicitly, by [`spawn`], [`spawn_blocking`], [`thread::spawn`] and
-//!   [`Propagate::in_current_callers`], which capture the chain where they are called and
+//!   [`InCallers::in_current_callers`], which capture the chain where they are called and
 //!   restore it in the child;
 //! - automatically, by [`build_runtime`], which gives every thread of a tokio runtime a
 //!   chain, so that plain `tokio::spawn` and `tokio::task::spawn_blocking` on that
@@ -109,10 +109,13 @@ pub mod thread {
     }
 }
 
-/// Carries a callers chain into a future, in the spirit of `tracing::Instrument`.
+/// Runs a future in a callers chain: the one current where it is wrapped
+/// ([`in_current_callers`](InCallers::in_current_callers)) or a given one
+/// ([`with_callers`](InCallers::with_callers)), in the spirit of `tracing::Instrument`.
+/// Implemented for every future.
 ///
 /// ```
-/// use ownership_runtime::{callers, Actor, Propagate};
+/// use ownership_runtime::{callers, Actor, InCallers};
 ///
 /// let test = Actor::named("test");
 /// let _test = test.enter();
@@ -123,7 +126,7 @@ pub mod thread {
 ///     .unwrap();
 /// assert_eq!(seen.first(), Some(&test.id()));
 /// ```
-pub trait Propagate: Future + Sized {
+pub trait InCallers: Future + Sized {
     /// Runs this future with the chain current where `in_current_callers` is called.
     fn in_current_callers(self) -> WithCallers<Self> {
         WithCallers::new(self, callers())
@@ -132,7 +135,7 @@ pub trait Propagate: Future + Sized {
     /// Runs this future with `chain` as its task's chain.
     ///
     /// ```
-    /// use ownership_runtime::{callers, Actor, Propagate};
+    /// use ownership_runtime::{callers, Actor, InCallers};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let worker = Actor::new();
@@ -145,7 +148,7 @@ pub trait Propagate: Future + Sized {
     }
 }
 
-impl<F: Future> Propagate for F {}
+impl<F: Future> InCallers for F {}
 
 /// Builds a tokio runtime whose every thread runs for `chain`: its worker threads and
 /// its `spawn_blocking` threads (through `on_thread_start`, which this replaces), and the

@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use ownership_runtime::{Actor, ActorId, Callers, Propagate, build_runtime, callers};
+use ownership_runtime::{Actor, ActorId, Callers, InCallers, build_runtime, callers};
 use tokio::runtime::{Builder, Runtime};
 
 /// A multi_thread runtime NOT built with `build_runtime`: its threads work for nobody.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use behaviour::{Backend, Suite, behaviour_suite, failure_of, runtime, token};
 use ownership_e2e::runs::{self, Place, Run, Runs};
 use ownership_runtime::harness::{Flavor, TestConfig, run_async};
-use ownership_runtime::{Actor, Propagate};
+use ownership_runtime::{Actor, InCallers};
 use sandbox_sqlx::{Checkin, Checkout, CheckoutOptions, Sandbox, SandboxPool};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, Sqlite, SqliteConnection};

@@ -1,24 +1,28 @@
 //! What an app's production build links: the crates an app depends on in its normal
 //! dependencies (sandbox-sqlx for `SandboxPool`, mockall-bridge for its facades, as the
 //! example app does) must not turn on test-only features, tokio's `test-util` (a paused
-//! clock) first of all. Read from `cargo tree`, as a user would check it.
+//! clock) first of all, nor features that rule out others in the user's build, such as
+//! parking_lot's `send_guard` (which can't be combined with its `deadlock_detection`).
+//! Read from `cargo tree`, as a user would check it.
 
 use std::process::Command;
 
-/// The features `cargo tree` shows for `package`'s normal (production) dependencies.
-fn production_tree(package: &str) -> String {
+/// The features `cargo tree` shows for the normal (production) dependencies of the
+/// packages `selection` names (`-p NAME`, or `--workspace`).
+fn production_tree(selection: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate lives in the workspace");
     let output = Command::new(cargo)
         .current_dir(workspace)
-        .args(["tree", "--offline", "-e", "normal,features", "-p", package])
+        .args(["tree", "--offline", "-e", "normal,features"])
+        .args(selection)
         .output()
         .expect("cargo runs");
     assert!(
         output.status.success(),
-        "cargo tree -p {package} failed: {}",
+        "cargo tree {selection:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -27,11 +31,25 @@ fn production_tree(package: &str) -> String {
 #[test]
 fn production_builds_of_the_adapters_and_the_example_app_have_no_tokio_test_util() {
     for package in ["sandbox-sqlx", "mockall-bridge", "orders-app"] {
-        let tree = production_tree(package);
+        let tree = production_tree(&["-p", package]);
         assert!(tree.contains("tokio feature \"rt\""), "{package}: {tree}");
         assert!(
             !tree.contains("tokio feature \"test-util\""),
             "{package}'s production build turns on tokio's test-util:\n{tree}"
         );
     }
+}
+
+#[test]
+fn no_crate_of_the_workspace_turns_on_parking_lots_send_guard() {
+    // With every member's normal dependencies resolved together, a feature any of them
+    // enables shows up once, under the dependency that has it.
+    let tree = production_tree(&["--workspace"]);
+    assert!(tree.contains("ownership-runtime v"), "{tree}");
+    assert!(
+        !tree.contains("parking_lot feature \"send_guard\""),
+        "a production dependency turns on parking_lot's send_guard, which rules out \
+         parking_lot's deadlock_detection in every build that links it (see who enables it \
+         with `cargo tree --workspace -e normal,features -i parking_lot`):\n{tree}"
+    );
 }

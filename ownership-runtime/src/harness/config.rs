@@ -85,6 +85,8 @@ pub const DEFAULT_LEFTOVER_GRACE: Duration = Duration::from_secs(1);
 /// assert_eq!(CONFIG.worker_threads, Some(2));
 /// assert!(!CONFIG.shared);
 /// ```
+#[must_use = "a TestConfig does nothing on its own, and its methods return a changed copy: \
+              pass it to `run_async` or `run_sync`"]
 #[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct TestConfig {

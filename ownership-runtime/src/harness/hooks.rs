@@ -121,6 +121,7 @@ impl TestContext {
 /// let failure = Failure::new("MockClock::now: expected 1 call, got 0");
 /// assert_eq!(failure.message(), "MockClock::now: expected 1 call, got 0");
 /// ```
+#[must_use = "a Failure fails the test only when a hook returns it"]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     message: String,
@@ -279,6 +280,7 @@ impl<T: TestResource + Send> TestResource for std::sync::LazyLock<T> {
 ///     AdapterHook::new("fake-clock").after(after)
 /// }
 /// ```
+#[must_use = "a hook runs only once submitted: `inventory::submit! { AdapterHook::new(..) }`"]
 pub struct AdapterHook {
     name: &'static str,
     before: fn(&TestContext) -> Result<(), Failure>,

@@ -235,6 +235,12 @@ impl fmt::Debug for ToAllow {
 #[derive(Clone)]
 pub struct LazyResolver(Arc<dyn Fn() -> Vec<ActorId> + Send + Sync>);
 
+impl fmt::Debug for LazyResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LazyResolver").finish_non_exhaustive()
+    }
+}
+
 impl LazyResolver {
     fn resolve(&self) -> Vec<ActorId> {
         (self.0)()

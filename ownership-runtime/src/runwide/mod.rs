@@ -294,6 +294,8 @@ enum Backend {
 /// assert_eq!((first, second), (Once::RanHere, Once::AlreadyDone));
 /// # });
 /// ```
+#[must_use = "a RunWide does nothing on its own, and its methods return a changed one: \
+              call `lock`, `once` or `note_done` on it"]
 #[derive(Debug, Clone)]
 pub struct RunWide {
     backend: Backend,
@@ -323,6 +325,8 @@ pub struct RunWide {
 /// # })?;
 /// # Ok::<(), RunWideError>(())
 /// ```
+#[must_use = "the lock is released when this is dropped: bind it (`let _lock = ...`) \
+              for as long as the section must run alone"]
 #[derive(Debug)]
 pub struct RunWideLock {
     held: Held,

@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use ownership_runtime::harness::{Flavor, TestConfig, TestResource, run_async};
-use ownership_runtime::{Actor, ActorId, Propagate, callers};
+use ownership_runtime::{Actor, ActorId, InCallers, callers};
 use sandbox_sqlx::{
     AllowOptions, AllowRefusal, Checkin, Checkout, CheckoutOptions, HookKind, Sandbox,
     SandboxBuilder, SandboxDatabase, SandboxError, SandboxMode, SandboxPool, SharedModeRefusal,
