@@ -13,10 +13,10 @@ use std::ops::Deref;
 use std::panic::Location;
 use std::sync::{Arc, OnceLock};
 
+use ownership_runtime::harness::TestResource;
 use ownership_runtime::{ActorId, Found, OwnershipError, ToAllow, callers};
 
 use crate::error::{CallError, FacadeError};
-use crate::hook::{self, RegisteredMocks};
 use crate::mocks::{Lookup, Mocks, TAKE_WAIT, Unverified};
 use crate::slot::{Lease, Leave};
 
@@ -37,7 +37,7 @@ use crate::slot::{Lease, Leave};
 /// Until a mock is installed in a facade for the first time, a call doesn't even look at
 /// the callers: it is the default implementation, at the cost of two atomic loads.
 ///
-/// When a test ends, the harness hook takes each mock the test installed out of its facade
+/// When a test ends, the harness takes each mock the test installed out of its facade
 /// and drops it on the test's thread, which is when mockall checks expectations: unmet ones
 /// fail that test (see the [crate docs](crate)).
 ///
@@ -364,13 +364,12 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
             })
     }
 
-    /// The facade's mocks, created (and registered with the harness hook) at the first
-    /// install.
+    /// The facade's mocks, created (and registered with the harness) at the first install.
     fn mocks(&self) -> &Mocks<T> {
         self.mocks.get_or_init(|| {
             let mocks = Arc::new(Mocks::new(self.name));
-            let registered: Arc<dyn RegisteredMocks> = mocks.clone();
-            hook::register(registered, mocks.owners.mode_switch());
+            let registered: Arc<dyn TestResource> = mocks.clone();
+            ownership_runtime::harness::register_resource(Arc::downgrade(&registered));
             mocks
         })
     }

@@ -17,11 +17,11 @@
 //!   `#[test]`, a test that installed nothing) at the cost of two atomic loads until a
 //!   mock is first installed; without a default, the call panics with a message that
 //!   names the facade, the caller and its chain, who owns mocks, and the ways to fix it.
-//! - **verification**: when an owned test ends, the harness hook (registered with
-//!   `inventory`) takes each mock the test installed out of its facade and drops it on the
+//! - **verification**: when an owned test ends, the harness (each facade is a test
+//!   resource, registered at its first install) takes each mock the test installed out of its facade and drops it on the
 //!   test's own thread, after the body and before the test's resources are released.
 //!   mockall checks expectations on drop; unmet ones fail that test, listed in its report
-//!   as `mockall-bridge (after the test): facade `NAME`: ...` with mockall's own message.
+//!   as ``facade `NAME` (after the test): ...`` with mockall's own message.
 //!   Calls only ever borrow a mock, so verification never waits for a task that still
 //!   runs for the test.
 //!
@@ -107,7 +107,7 @@
 //!     });
 //!     let report = *failed.unwrap_err().downcast::<String>().unwrap();
 //!     assert!(report.contains("owned test `shop::tests::forgets_to_charge` failed:"));
-//!     assert!(report.contains("1. mockall-bridge (after the test): facade `shop::GATEWAY`: "));
+//!     assert!(report.contains("1. facade `shop::GATEWAY` (after the test): "));
 //!     assert!(report.contains(
 //!         "MockPaymentGateway::charge: Expectation(<anything>) called 0 time(s) which is \
 //!          fewer than expected 1"
@@ -165,8 +165,8 @@
 
 mod error;
 mod facade;
-mod hook;
 mod mocks;
+mod resource;
 mod slot;
 mod thread_safety;
 mod verify;

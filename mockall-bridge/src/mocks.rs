@@ -8,7 +8,7 @@
 //! drop the mock somewhere else.
 //!
 //! Each facade has its own server (key `()`), created at the facade's first install and
-//! registered with the harness hook (see `hook.rs`).
+//! registered with the harness as a test resource (see `resource.rs`).
 
 use std::panic::Location;
 use std::sync::Arc;

@@ -7,14 +7,14 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, LazyLock, mpsc};
 use std::thread;
 use std::time::Duration;
 
 use mockall::automock;
 use mockall_bridge::{CallError, Facade, FacadeError, Guard, installable};
 use ownership_runtime::harness::{
-    AdapterHook, Failure, Flavor, TestConfig, TestContext, run_async, run_sync,
+    Failure, Flavor, TestConfig, TestContext, TestResource, register_resource, run_async, run_sync,
 };
 use ownership_runtime::{Actor, callers};
 
@@ -177,22 +177,34 @@ static WINDOW: Facade<dyn Source> = Facade::new("decisions::WINDOW");
 /// What a call made between verification and the end of the test's actor got.
 static WINDOW_CALL: std::sync::Mutex<Option<Result<u64, CallError>>> = std::sync::Mutex::new(None);
 
-/// Hooks run `after` in reverse name order: this one runs right after mockall-bridge's,
-/// still as the test (whose actor is alive), once the test's mocks were verified.
-fn probe_after_verification(test: &TestContext) -> Vec<Failure> {
-    if test.name() == "decisions::window" {
-        let call = WINDOW.try_get().map(|source| source.value());
-        *WINDOW_CALL.lock().unwrap() = Some(call);
+/// A resource that runs its after half right after the facade's (after halves run newest
+/// first, and it registers before the facade's first install), still as the test (whose
+/// actor is alive), once the test's mocks were verified.
+struct ProbeAfterVerification;
+
+impl TestResource for ProbeAfterVerification {
+    fn name(&self) -> String {
+        "a probe after mockall-bridge".to_owned()
     }
-    Vec::new()
+
+    fn after_test(&self, test: &TestContext) -> Vec<Failure> {
+        if test.name() == "decisions::window" {
+            let call = WINDOW.try_get().map(|source| source.value());
+            *WINDOW_CALL.lock().unwrap() = Some(call);
+        }
+        Vec::new()
+    }
 }
 
-ownership_runtime::inventory::submit! {
-    AdapterHook::new("a-probe-after-mockall-bridge").after(probe_after_verification)
-}
+static PROBE: LazyLock<Arc<dyn TestResource>> = LazyLock::new(|| {
+    let probe: Arc<dyn TestResource> = Arc::new(ProbeAfterVerification);
+    register_resource(Arc::downgrade(&probe));
+    probe
+});
 
 #[test]
 fn a_call_between_verification_and_the_end_of_the_test_is_an_error() {
+    LazyLock::force(&PROBE);
     run_async(TestConfig::new("decisions::window"), || async {
         WINDOW.install(mock_returning(1)).unwrap();
         assert_eq!(WINDOW.get().value(), 1);
@@ -416,7 +428,7 @@ fn unmet_expectations_fail_the_test_with_mockalls_verdict() {
     }));
     let report = *failed.unwrap_err().downcast::<String>().unwrap();
     assert!(
-        report.starts_with("owned test `decisions::unmet` failed:\n  1. mockall-bridge (after the test): facade `decisions::UNMET`: the mock installed at mockall-bridge/tests/decisions.rs:"),
+        report.starts_with("owned test `decisions::unmet` failed:\n  1. facade `decisions::UNMET` (after the test): the mock installed at mockall-bridge/tests/decisions.rs:"),
         "{report}"
     );
     assert!(

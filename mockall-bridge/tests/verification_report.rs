@@ -105,7 +105,7 @@ const INSTALLED_HERE: &str = "the mock installed at mockall-bridge/tests/verific
 
 const GREETS_ONCE_OF_TWICE: &[&str] = &[
     "owned test `verification_report::fixture_greets_once_of_twice` failed:",
-    "1. mockall-bridge (after the test): facade `report::GREETER`: ",
+    "1. facade `report::GREETER` (after the test): ",
     INSTALLED_HERE,
     " was not satisfied: MockGreeter::greet: Expectation(<anything>) called 1 time(s) which is \
      fewer than expected 2",
@@ -113,7 +113,7 @@ const GREETS_ONCE_OF_TWICE: &[&str] = &[
 
 const SYNC_NEVER_GREETS: &[&str] = &[
     "owned test `verification_report::fixture_sync_test_never_greets` failed:",
-    "1. mockall-bridge (after the test): facade `report::GREETER`: ",
+    "1. facade `report::GREETER` (after the test): ",
     INSTALLED_HERE,
     " was not satisfied: MockGreeter::greet: Expectation(<anything>) called 0 time(s) which is \
      fewer than expected 1",
@@ -123,13 +123,13 @@ const BODY_PANICS: &[&str] = &[
     "owned test `verification_report::fixture_body_panics_with_two_facades` failed:",
     "1. the test panicked at mockall-bridge/tests/verification_report.rs:",
     ": the body broke",
-    "2. mockall-bridge (after the test): facade `report::GREETER`: ",
+    "2. facade `report::GREETER` (after the test): ",
     "called 0 time(s) which is fewer than expected 1",
 ];
 
 const THREAD_STILL_CALLS: &[&str] = &[
     "owned test `verification_report::fixture_a_thread_still_calls_when_the_test_ends` failed:",
-    "1. mockall-bridge (after the test): facade `report::GREETER`: ",
+    "1. facade `report::GREETER` (after the test): ",
     "which is fewer than expected 1000000",
 ];
 

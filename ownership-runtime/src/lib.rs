@@ -18,7 +18,7 @@
 //!   every thread runs for a chain;
 //! - [`Ownership<K, M>`]: the ownership server (owners, allowances, modes, cleanup);
 //! - [`owned_test`] and the [`harness`] it expands to: each test runs as its own actor on
-//!   its own runtime, shared tests run alone, adapters hook in, and one report lists
+//!   its own runtime, shared tests run alone, resources take part ([`harness::TestResource`]), and one report lists
 //!   everything that went wrong.
 //!
 //! # Example
@@ -80,9 +80,7 @@ mod thread_safety;
 pub use actor::{Actor, ActorId};
 pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};
 pub use error::{OwnershipError, SharedOwnerDown};
-/// The registry adapters submit their [`harness::AdapterHook`] to.
-pub use inventory;
-pub use ownership::{Found, LazyResolver, Mode, ModeSwitch, Ownership, Snapshot, ToAllow};
+pub use ownership::{Found, LazyResolver, Mode, Ownership, Snapshot, ToAllow};
 /// The `#[owned_test]` attribute (feature `macros`, on by default).
 #[cfg(feature = "macros")]
 pub use ownership_macros::owned_test;

@@ -7,7 +7,7 @@ use std::future::Ready;
 use std::sync::Arc;
 
 use crate::flight::{Fetched, LoadError, SingleFlight};
-use crate::harness::{AdapterHook, Failure, TestConfig, TestContext};
+use crate::harness::{Failure, ResourceKey, TestConfig, TestContext};
 use crate::runwide::{Once, RunWide, RunWideError, RunWideLock};
 use crate::{
     Actor, ActorId, Callers, CallersRuntime, Found, LazyResolver, Mode, Ownership, OwnershipError,
@@ -36,7 +36,7 @@ const _: () = {
     assert_send_sync::<SharedOwnerDown>();
     // The harness: configs in `const`s, hooks in `inventory`'s statics.
     assert_send_sync::<TestConfig>();
-    assert_send_sync::<AdapterHook>();
+    assert_send_sync::<ResourceKey>();
     assert_send_sync::<TestContext>();
     assert_send_sync::<Failure>();
     // Shared loads and run-wide setups, kept in statics.

@@ -1,4 +1,4 @@
-//! The harness's hooks and failure reports, read from real test runs.
+//! The harness's resources and failure reports, read from real test runs.
 //!
 //! The `fixture_*` tests fail on purpose and are `#[ignore]`d, so they never run on their
 //! own; the `report_*` tests run them by starting this test binary again as a subprocess
@@ -13,14 +13,14 @@ use std::sync::LazyLock;
 use ownership_e2e::fixtures::{assert_in_order, run_fixture, run_this_binary};
 
 use ownership_runtime::harness::{
-    AdapterHook, Failure, TestConfig, TestContext, register_server, run_async,
+    Failure, TestConfig, TestContext, TestResource, register_resource, run_async,
 };
-use ownership_runtime::{Mode, Ownership, callers, inventory, owned_test};
+use ownership_runtime::{Mode, Ownership, callers, owned_test};
 
-// Three adapters. They act only for tests whose name says so, since every test of this
-// binary runs them.
+// Three resources. They act only for tests whose name says so, since every test of this
+// binary that names them, or runs after one that did, knows them.
 
-/// What the hooks did, for tests that run the harness in this process.
+/// What the resources did, for tests that run the harness in this process.
 static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn event(test: &TestContext, what: &str) {
@@ -31,63 +31,53 @@ fn event(test: &TestContext, what: &str) {
     }
 }
 
-fn before_a(test: &TestContext) -> Result<(), Failure> {
-    event(test, "adapter-a before");
-    Ok(())
-}
+/// A resource that records its halves; `adapter-b` finds an unmet expectation after a
+/// test named so, `adapter-c` can't prepare for a test named so.
+struct Adapter(&'static str);
 
-fn after_a(test: &TestContext) -> Vec<Failure> {
-    event(test, "adapter-a after");
-    Vec::new()
-}
+impl TestResource for Adapter {
+    fn name(&self) -> String {
+        self.0.to_owned()
+    }
 
-fn before_b(test: &TestContext) -> Result<(), Failure> {
-    event(test, "adapter-b before");
-    Ok(())
-}
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        if self.0 == "adapter-c" && test.name().contains("fails_before") {
+            return Err(Failure::new(
+                "no database at 127.0.0.1:1; start it or set DATABASE_URL",
+            ));
+        }
+        event(test, &format!("{} before", self.0));
+        Ok(())
+    }
 
-fn after_b(test: &TestContext) -> Vec<Failure> {
-    event(test, "adapter-b after");
-    if test.name().contains("fails_in_hook") {
-        vec![Failure::new(
-            "MockGateway::charge: expected 1 call, got 0; call it, or remove the expectation",
-        )]
-    } else {
-        Vec::new()
+    fn after_test(&self, test: &TestContext) -> Vec<Failure> {
+        event(test, &format!("{} after", self.0));
+        if self.0 == "adapter-b" && test.name().contains("fails_in_hook") {
+            vec![Failure::new(
+                "MockGateway::charge: expected 1 call, got 0; call it, or remove the expectation",
+            )]
+        } else {
+            Vec::new()
+        }
     }
 }
 
-fn before_c(test: &TestContext) -> Result<(), Failure> {
-    if test.name().contains("fails_before") {
-        return Err(Failure::new(
-            "no database at 127.0.0.1:1; start it or set DATABASE_URL",
-        ));
-    }
-    event(test, "adapter-c before");
-    Ok(())
-}
-
-fn after_c(test: &TestContext) -> Vec<Failure> {
-    event(test, "adapter-c after");
-    Vec::new()
-}
-
-// Submitted out of order on purpose: the harness orders hooks by name.
-inventory::submit! { AdapterHook::new("adapter-c").before(before_c).after(after_c) }
-inventory::submit! { AdapterHook::new("adapter-a").before(before_a).after(after_a) }
-inventory::submit! { AdapterHook::new("adapter-b").before(before_b).after(after_b) }
+static ADAPTER_A: Adapter = Adapter("adapter-a");
+static ADAPTER_B: Adapter = Adapter("adapter-b");
+static ADAPTER_C: Adapter = Adapter("adapter-c");
+static ALL_THREE: [&dyn TestResource; 3] = [&ADAPTER_A, &ADAPTER_B, &ADAPTER_C];
 
 /// An adapter's ownership server, registered for shared mode when it is made.
 static MOCKS: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(|| {
     let mocks = Ownership::new();
-    register_server(mocks.mode_switch());
+    register_resource(mocks.as_test_resource());
     mocks
 });
 
 /// Another, first touched by a shared test, inside its body.
 static FIRST_USED_BY_A_SHARED_TEST: LazyLock<Ownership<&'static str, u32>> = LazyLock::new(|| {
     let server = Ownership::new();
-    register_server(server.mode_switch());
+    register_resource(server.as_test_resource());
     server
 });
 
@@ -128,10 +118,13 @@ fn a_server_first_made_inside_a_shared_test_is_shared_at_once_and_private_after(
 }
 
 #[test]
-fn hooks_run_before_in_name_order_and_after_in_reverse() {
-    run_async(TestConfig::new("harness_report::hook_order"), || async {
-        EVENTS.lock().unwrap().push("event: body".to_owned());
-    });
+fn resources_prepare_in_the_order_named_and_finish_in_reverse() {
+    run_async(
+        TestConfig::new("harness_report::hook_order").resources(&ALL_THREE),
+        || async {
+            EVENTS.lock().unwrap().push("event: body".to_owned());
+        },
+    );
     let events = EVENTS.lock().unwrap().clone();
     let mine: Vec<&str> = events.iter().map(String::as_str).collect();
     assert_eq!(
@@ -150,7 +143,7 @@ fn hooks_run_before_in_name_order_and_after_in_reverse() {
 
 // ---- fixtures: each fails on purpose ----
 
-#[owned_test]
+#[owned_test(sandbox = [ADAPTER_A, ADAPTER_B, ADAPTER_C])]
 #[ignore = "fixture: run by the report tests in a subprocess"]
 async fn fixture_everything_fails_in_hook() {
     // A task nobody awaits panics; another never ends.
@@ -178,10 +171,10 @@ async fn fixture_returns_err() -> Result<(), String> {
     Err("the invoice total is negative".to_owned())
 }
 
-#[owned_test]
+#[owned_test(sandbox = [ADAPTER_A, ADAPTER_B, ADAPTER_C])]
 #[ignore = "fixture: run by the report tests in a subprocess"]
 async fn fixture_hook_fails_before() {
-    panic!("the body must not run when a before hook fails");
+    panic!("the body must not run when a resource can't be prepared");
 }
 
 #[owned_test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,10 +200,10 @@ const EVERYTHING: &[&str] = &[
 ];
 
 #[test]
-fn report_lists_the_body_the_hooks_the_task_panics_and_the_leaked_tasks_in_order() {
+fn report_lists_the_body_the_resources_the_task_panics_and_the_leaked_tasks_in_order() {
     let printed = run_fixture("fixture_everything_fails_in_hook");
     assert_in_order(&printed, EVERYTHING);
-    // After hooks ran in reverse order, after the body.
+    // After halves ran in reverse order, after the body.
     assert_in_order(
         &printed,
         &[
@@ -251,7 +244,7 @@ fn report_shows_the_err_a_test_returned() {
 }
 
 #[test]
-fn a_failing_before_hook_skips_the_body_but_runs_the_after_hooks_that_started() {
+fn a_resource_that_cant_prepare_skips_the_body_and_every_after_half_still_runs() {
     let printed = run_fixture("fixture_hook_fails_before");
     assert!(
         printed.contains(
@@ -260,10 +253,18 @@ fn a_failing_before_hook_skips_the_body_but_runs_the_after_hooks_that_started() 
         "{printed}"
     );
     assert!(!printed.contains("the body must not run"), "{printed}");
-    assert!(!printed.contains("event: adapter-c after"), "{printed}");
+    assert!(!printed.contains("event: adapter-c before"), "{printed}");
+    // Every known resource finishes the test, also the one that failed: what it holds of
+    // the test (nothing, here) must never outlive it.
     assert_in_order(
         &printed,
-        &["event: adapter-b after", "event: adapter-a after"],
+        &[
+            "event: adapter-a before",
+            "event: adapter-b before",
+            "event: adapter-c after",
+            "event: adapter-b after",
+            "event: adapter-a after",
+        ],
     );
 }
 
@@ -291,4 +292,84 @@ fn the_fixtures_fail_the_same_way_when_run_together_in_one_process() {
     ] {
         assert!(printed.contains(expected), "{expected:?} in:\n{printed}");
     }
+}
+
+/// A resource's state, registered when made; tests name a handle to it.
+#[derive(Default)]
+struct CountingState {
+    before: Mutex<Vec<&'static str>>,
+    after: Mutex<Vec<&'static str>>,
+}
+
+impl TestResource for CountingState {
+    fn name(&self) -> String {
+        "counting".to_owned()
+    }
+
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        self.before.lock().unwrap().push(test.name());
+        Ok(())
+    }
+
+    fn after_test(&self, test: &TestContext) -> Vec<Failure> {
+        self.after.lock().unwrap().push(test.name());
+        Vec::new()
+    }
+}
+
+/// What tests name: a handle that stands for the registered state.
+struct CountingHandle(std::sync::Arc<CountingState>);
+
+impl TestResource for CountingHandle {
+    fn name(&self) -> String {
+        self.0.name()
+    }
+
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        self.0.before_test(test)
+    }
+
+    fn after_test(&self, test: &TestContext) -> Vec<Failure> {
+        self.0.after_test(test)
+    }
+
+    fn key(&self) -> ownership_runtime::harness::ResourceKey {
+        self.0.key()
+    }
+}
+
+static COUNTING: LazyLock<CountingHandle> = LazyLock::new(|| {
+    let state = std::sync::Arc::new(CountingState::default());
+    let registered: std::sync::Arc<dyn TestResource> = state.clone();
+    register_resource(std::sync::Arc::downgrade(&registered));
+    CountingHandle(state)
+});
+static NAMES_COUNTING: [&dyn TestResource; 1] = [&COUNTING];
+
+#[test]
+fn a_registered_resource_finishes_every_test_once_named_or_not() {
+    run_async(
+        TestConfig::new("harness_report::names_counting").resources(&NAMES_COUNTING),
+        || async {},
+    );
+    run_async(TestConfig::new("harness_report::names_nothing"), || async {
+    });
+    let state = &COUNTING.0;
+    let mine = |seen: &Mutex<Vec<&'static str>>| -> Vec<&'static str> {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .copied()
+            .filter(|name| name.contains("names_"))
+            .collect()
+    };
+    // Prepared only for the test that named it; finished after both, each once (the
+    // named handle and the registered state are one resource).
+    assert_eq!(mine(&state.before), ["harness_report::names_counting"]);
+    assert_eq!(
+        mine(&state.after),
+        [
+            "harness_report::names_counting",
+            "harness_report::names_nothing"
+        ]
+    );
 }

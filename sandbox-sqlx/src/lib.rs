@@ -11,8 +11,9 @@
 //!   savepoints inside the test's transaction; on PostgreSQL a failing statement is fenced
 //!   by a savepoint so it doesn't abort the rest of the test.
 //!
-//! The harness hook (registered with `inventory`) checks every test's connection in when
-//! the test ends, and reports a sandbox transaction that app code ended.
+//! Each sandbox is a test resource of the harness
+//! ([`TestResource`](ownership_runtime::harness::TestResource)): when a test ends, the
+//! sandbox checks its connection in, and reports a sandbox transaction that app code ended.
 //!
 //! A checkout costs no round trip: the sandbox's `BEGIN` goes with the test's first
 //! statement (on PostgreSQL, in one round trip with that statement's fence), and a
@@ -69,11 +70,12 @@ mod backend;
 mod conn;
 mod error;
 mod handle;
-mod hook;
+
 mod leftovers;
 mod migrations;
 mod reach;
 mod reconnect;
+mod resource;
 mod sandbox;
 mod template;
 #[cfg(feature = "postgres")]

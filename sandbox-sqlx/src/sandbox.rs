@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
-use ownership_runtime::harness::{Failure, TestContext, TestResource};
+use ownership_runtime::harness::TestResource;
 use ownership_runtime::runwide::{RunWide, RunWideError};
 use ownership_runtime::{ActorId, Found, Mode, Ownership, OwnershipError, callers};
 use sqlx::migrate::Migrator;
@@ -22,7 +22,6 @@ use crate::conn::{
 };
 use crate::error::{AllowRefusal, HookKind, SandboxError, SandboxMode, SharedModeRefusal};
 use crate::handle::{SandboxPool, settle};
-use crate::hook;
 use crate::migrations::{MIGRATIONS_WAIT, Migrations};
 use crate::reach::{AcquireError, Reach};
 use crate::template;
@@ -383,7 +382,7 @@ pub(crate) struct State<DB: SandboxDatabase> {
     /// How long to wait for another process's migrations.
     migrations_wait: Duration,
     /// Whether tests that name the sandbox are skipped when its server can't be reached.
-    skip_if_unreachable: bool,
+    pub(crate) skip_if_unreachable: bool,
     migrated: OnceCell<()>,
     /// Checkouts waiting for a free connection.
     waiting: AtomicUsize,
@@ -824,7 +823,8 @@ where
             spare: Arc::new(Mutex::new(None)),
             copies: Arc::new(tokio::sync::Semaphore::new(copies)),
         });
-        hook::register(&state);
+        let registered: Arc<dyn TestResource> = state.clone();
+        ownership_runtime::harness::register_resource(Arc::downgrade(&registered));
         Ok(Sandbox { state })
     }
 }
@@ -1029,7 +1029,7 @@ where
         self.checkout_driven(actor, options, Driven::Spawned).await
     }
 
-    async fn checkout_driven(
+    pub(crate) async fn checkout_driven(
         &self,
         actor: ActorId,
         options: CheckoutOptions<DB>,
@@ -1159,40 +1159,6 @@ where
             owner_or_allowed,
             reason,
         })
-    }
-}
-
-impl<DB: SandboxDatabase> TestResource for Sandbox<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    fn name(&self) -> String {
-        format!("sandbox `{}`", self.state.label)
-    }
-
-    /// Checks a connection out for the test (`#[owned_test(sandbox = DB)]`); the
-    /// sandbox's harness hook checks it in after the test. A server that can't be reached
-    /// skips the test if the sandbox was built with
-    /// [`skip_if_unreachable`](SandboxBuilder::skip_if_unreachable).
-    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
-        // The report names the resource: the error need not name the sandbox again.
-        let failure = |error: SandboxError| {
-            let message = error.to_string();
-            let prefix = format!("{}: ", self.name());
-            let message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
-            match error {
-                SandboxError::Unreachable { .. } if self.state.skip_if_unreachable => {
-                    Failure::unavailable(message)
-                }
-                _ => Failure::new(message),
-            }
-        };
-        let runtime = background(&self.state.label).map_err(failure)?;
-        // The harness's thread waits here anyway: drive the checkout on it.
-        runtime
-            .block_on(self.checkout_driven(test.actor(), self.state.defaults(), Driven::Here))
-            .map(|_| ())
-            .map_err(failure)
     }
 }
 
@@ -1604,7 +1570,7 @@ enum Closing {
     Hook(sqlx::Error),
 }
 
-fn background(label: &str) -> Result<&'static tokio::runtime::Handle, SandboxError> {
+pub(crate) fn background(label: &str) -> Result<&'static tokio::runtime::Handle, SandboxError> {
     ownership_runtime::background::handle().map_err(|message| SandboxError::Runtime {
         label: label.to_owned(),
         message,

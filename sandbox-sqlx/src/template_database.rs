@@ -7,15 +7,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ownership_runtime::harness::{Failure, TestContext, TestResource};
 use ownership_runtime::runwide::RunWide;
-use ownership_runtime::{ActorId, Found, Ownership, OwnershipError, callers};
+use ownership_runtime::{Found, Mode, Ownership, OwnershipError, SharedOwnerDown, callers};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
 use crate::error::SandboxError;
-use crate::hook::{self, AnySandbox};
 use crate::leftovers;
 
 /// Per-test PostgreSQL databases from a migrated template.
@@ -23,7 +23,7 @@ use crate::leftovers;
 /// Each test's database belongs to the test's actor: it is dropped (`DROP DATABASE ..
 /// WITH (FORCE)`, in the background: PostgreSQL checkpoints on every drop, about 0.1 s,
 /// which tests should not wait for) when the test ends. In nextest's process-per-test
-/// mode, where the process exits right after its test, the harness hook sends the drop
+/// mode, where the process exits right after its test, the harness sends the drop
 /// before the test ends, on the connection that made the database, and waits only for
 /// it to leave (the server completes it after the process is gone).
 ///
@@ -77,17 +77,19 @@ pub struct TemplateDatabase {
     template: OnceCell<()>,
     /// Whether this process has swept its host's leftovers of the label.
     swept: AtomicBool,
-    databases: Ownership<(), Arc<TestDatabase>>,
-    /// Registered with the harness hook, which drops each test's database when it ends.
-    _cleanup: Arc<Cleanup>,
+    /// Registered with the harness, which has them drop each test's database when it ends.
+    databases: Arc<TestDatabases>,
 }
 
-/// Ends each test's database with the test: in the background when the process runs on
-/// (`cargo test`); when it runs one test and exits (nextest's process-per-test mode, told
-/// by `NEXTEST_EXECUTION_MODE`), by sending the `DROP DATABASE` before the test ends
-/// without waiting for its checkpoint: the server finishes it after the process is gone.
-struct Cleanup {
-    databases: Ownership<(), Arc<TestDatabase>>,
+/// The tests' databases, each owned by its test, as the harness's test resource: each
+/// ends with its test, in the background when the process runs on (`cargo test`); when it
+/// runs one test and exits (nextest's process-per-test mode, told by
+/// `NEXTEST_EXECUTION_MODE`), by sending the `DROP DATABASE` before the test ends without
+/// waiting for its checkpoint: the server finishes it after the process is gone. Shared
+/// tests share their database with every actor.
+struct TestDatabases {
+    label: String,
+    owners: Ownership<(), Arc<TestDatabase>>,
 }
 
 /// Whether this process runs a single test (nextest).
@@ -95,23 +97,34 @@ fn process_per_test() -> bool {
     std::env::var("NEXTEST_EXECUTION_MODE").as_deref() == Ok("process-per-test")
 }
 
-impl AnySandbox for Cleanup {
-    fn checkin_blocking(&self, owner: ActorId) -> Option<String> {
-        let database = self.databases.metadata(owner, &())?;
-        self.databases.cleanup_owner(owner);
+impl TestResource for TestDatabases {
+    fn name(&self) -> String {
+        format!("TemplateDatabase `{}`", self.label)
+    }
+
+    fn after_test(&self, test: &TestContext) -> Vec<Failure> {
+        let Some(database) = self.owners.metadata(test.actor(), &()) else {
+            return Vec::new();
+        };
+        self.owners.cleanup_owner(test.actor());
         if !process_per_test() {
-            return None; // dropped in the background with its last reference
+            return Vec::new(); // dropped in the background with its last reference
         }
         let runtime = match ownership_runtime::background::handle() {
             Ok(runtime) => runtime,
-            Err(message) => return Some(message),
+            Err(message) => return vec![Failure::new(message)],
         };
-        runtime.block_on(database.send_drop()).err().map(|error| {
-            format!(
+        match runtime.block_on(database.send_drop()) {
+            Ok(()) => Vec::new(),
+            Err(error) => vec![Failure::new(format!(
                 "could not drop the test's database {}: {error}",
                 database.name
-            )
-        })
+            ))],
+        }
+    }
+
+    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
+        self.owners.set_mode(mode)
     }
 }
 
@@ -263,21 +276,20 @@ impl TemplateDatabase {
     /// # Ok(()) }
     /// ```
     pub fn new(label: impl Into<String>, url: impl Into<String>) -> TemplateDatabase {
-        let databases: Ownership<(), Arc<TestDatabase>> = Ownership::new();
-        // Shared tests share their database with every actor.
-        ownership_runtime::harness::register_server(databases.mode_switch());
-        let cleanup = Arc::new(Cleanup {
-            databases: databases.clone(),
+        let label = label.into();
+        let databases = Arc::new(TestDatabases {
+            label: label.clone(),
+            owners: Ownership::new(),
         });
-        hook::register_any(cleanup.clone());
+        let registered: Arc<dyn TestResource> = databases.clone();
+        ownership_runtime::harness::register_resource(Arc::downgrade(&registered));
         TemplateDatabase {
-            label: label.into(),
+            label,
             url: url.into(),
             migrator: None,
             template: OnceCell::new(),
             swept: AtomicBool::new(false),
             databases,
-            _cleanup: cleanup,
         }
     }
 
@@ -368,9 +380,9 @@ impl TemplateDatabase {
     /// ```
     pub async fn pool(&self) -> Result<PgPool, SandboxError> {
         let chain = callers();
-        let found = self.databases.fetch_owner(&chain, &());
+        let found = self.databases.owners.fetch_owner(&chain, &());
         if let Some(found) = found
-            && let Some(database) = self.databases.metadata(found.id(), &())
+            && let Some(database) = self.databases.owners.metadata(found.id(), &())
         {
             return Ok(database.pool.clone());
         }
@@ -444,7 +456,11 @@ impl TemplateDatabase {
             admin: tokio::sync::Mutex::new(Some(admin)),
             dropped: AtomicBool::new(false),
         });
-        match self.databases.get_and_update(actor, (), |_| ((), database)) {
+        match self
+            .databases
+            .owners
+            .get_and_update(actor, (), |_| ((), database))
+        {
             Ok(()) => Ok(pool),
             Err(OwnershipError::ActorDown { .. }) => Err(SandboxError::OwnerEnded {
                 label: self.label.clone(),

@@ -502,7 +502,7 @@ fn an_unmet_expectation_fails_the_test_that_set_it() {
     );
     assert!(
         report.contains(
-            "1. mockall-bridge (after the test): facade `orders_app::mailer::MAILER`: \
+            "1. facade `orders_app::mailer::MAILER` (after the test): \
              the mock installed at examples/orders-app/tests/orders.rs:"
         ),
         "{report}"

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::hooks::TestResource;
+use super::resource::TestResource;
 
 /// The flavor of a test's tokio runtime, as in `#[tokio::test]`.
 ///
@@ -309,8 +309,8 @@ impl TestConfig {
         }
     }
 
-    /// Resources to prepare for the test, in order, before its body (after the adapters'
-    /// `before` hooks): a database sandbox checks a connection out for it, say.
+    /// Resources to prepare for the test, in order, before its body
+    /// ([`TestResource::before_test`]): a database sandbox checks a connection out for it, say.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicBool, Ordering};

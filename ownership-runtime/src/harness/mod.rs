@@ -6,11 +6,12 @@
 //! 1. takes the process-wide shared-mode gate: shared for a private test, exclusive for
 //!    a shared one, so a shared test never overlaps another owned test of its process;
 //! 2. creates the test's [`Actor`], named after the test (module path and function name);
-//! 3. for a shared test, switches every ownership server registered with
-//!    [`register_server`] to shared mode, owned by the test; a server registered later
-//!    (a resource the test is the first to use) is switched as it registers, so every
-//!    resource a shared test uses is shared before its body runs;
-//! 4. runs the adapters' `before` hooks (see [`AdapterHook`] for their order);
+//! 3. for a shared test, switches every [`TestResource`] registered with
+//!    [`register_resource`] to shared mode, owned by the test; a resource registered later
+//!    (one the test is the first to use) is switched as it registers, so every resource a
+//!    shared test uses is shared before its body runs;
+//! 4. prepares the resources the test names (`sandbox = ...`), in order, as the test
+//!    ([`TestResource::before_test`]);
 //! 5. runs the body as the test: an `async fn` on a fresh tokio runtime built with
 //!    [`build_runtime`](crate::build_runtime), so plain `tokio::spawn` and
 //!    `spawn_blocking` inside are the test's children; a plain `fn` on a thread of its own
@@ -27,11 +28,12 @@
 //!    `leftover_tasks = "cancel"` ([`LeftoverTasks::Cancel`], for a test that leaves a
 //!    server or a poller running): then the harness prints a note on standard error naming
 //!    the test and how many it cancelled;
-//! 8. runs the adapters' `after` hooks in reverse order (also when the body panicked);
-//! 9. switches shared servers back to private mode, ends the test's actor (releasing
+//! 8. verifies and releases, for every known resource, newest first, what the test holds
+//!    of it ([`TestResource::after_test`]; also when the body panicked);
+//! 9. switches shared resources back to private mode, ends the test's actor (releasing
 //!    everything it owned) and leaves the gate;
 //! 10. fails the test once, with one message listing in order: the body's panic (message
-//!     and location), its `Err` or its timeout; each hook failure (adapter and text); the
+//!     and location), its `Err` or its timeout; each resource's failure (its name and text); the
 //!     panics of its tasks and threads, awaited or not; the tasks that outlived it, and
 //!     the runtime threads still busy after it (blocking closures, left running).
 //!
@@ -44,12 +46,14 @@
 //! inside that task (`std::panic::catch_unwind`, `FutureExt::catch_unwind`).
 
 mod config;
+mod context;
+mod failure;
 mod gate;
-mod hooks;
 mod leftovers;
 mod panics;
+mod registry;
 mod report;
-mod shared;
+mod resource;
 mod skip;
 
 use std::fmt;
@@ -66,11 +70,11 @@ use self::report::{Problem, Report};
 use crate::actor::Actor;
 
 pub use self::config::{DEFAULT_LEFTOVER_GRACE, Flavor, LeftoverTasks, TestConfig};
-pub use self::hooks::{AdapterHook, Failure, TestContext, TestResource};
+pub use self::context::TestContext;
+pub use self::failure::Failure;
 pub(crate) use self::panics::payload_message;
-pub use self::shared::register_server;
-/// Moved to the crate root; kept here for the adapters that name it through the harness.
-pub use crate::ownership::ModeSwitch;
+pub use self::registry::register_resource;
+pub use self::resource::{ResourceKey, TestResource};
 
 /// What a test body returns: `()` or `Result<(), E>` with `E: Debug`.
 ///
@@ -257,9 +261,6 @@ async fn with_timeout<F: Future>(timeout: Option<Duration>, body: F) -> Option<F
 struct TestRun {
     config: TestConfig,
     report: Report,
-    /// The hooks, in order; the first `started` ran `before` successfully.
-    hooks: Vec<&'static AdapterHook>,
-    started: usize,
     /// Whether setup succeeded and the body may run.
     ready: bool,
     /// The thread the body ran on, once it ran.
@@ -279,8 +280,6 @@ impl TestRun {
         let mut run = TestRun {
             config,
             report: Report::new(config.name),
-            hooks: hooks::registered(),
-            started: 0,
             ready: true,
             body_thread: None,
             outlived: Leftovers::NONE,
@@ -288,9 +287,8 @@ impl TestRun {
             _gate: gate,
         };
         if config.shared {
-            shared::enter(run.actor.id());
+            registry::enter(run.actor.id());
         }
-        run.run_before_hooks();
         run.prepare_resources();
         run
     }
@@ -303,43 +301,20 @@ impl TestRun {
         }
     }
 
-    fn run_before_hooks(&mut self) {
-        let context = self.context();
-        let _entered = self.actor.enter();
-        while self.ready && self.started < self.hooks.len() {
-            let hook = self.hooks[self.started];
-            let outcome = panic::catch_unwind(|| hook.run_before(&context));
-            let message = match outcome {
-                Ok(Ok(())) => {
-                    self.started += 1;
-                    continue;
-                }
-                Ok(Err(failure)) => failure.message().to_owned(),
-                Err(payload) => format!("panicked: {}", panics::payload_message(&*payload)),
-            };
-            self.report.push(Problem::Hook {
-                adapter: hook.name(),
-                stage: "before the test",
-                message,
-            });
-            self.ready = false;
-        }
-    }
-
     fn prepare_resources(&mut self) {
         let context = self.context();
         let _entered = self.actor.enter();
-        for resource in self.config.resources {
+        for &resource in self.config.resources {
             if !self.ready {
                 break;
             }
+            registry::name(resource);
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| resource.before_test(&context)));
             let message = match outcome {
                 Ok(Ok(())) => continue,
                 Ok(Err(failure)) if failure.is_unavailable() => {
-                    let reason = format!("{}: {}", resource.name(), failure.message());
                     self.ready = false;
-                    match skip::skip(self.config.name, &reason) {
+                    match skip::skip(self.config.name, &resource.name(), failure.message()) {
                         Ok(()) => break,
                         Err(message) => message,
                     }
@@ -347,8 +322,11 @@ impl TestRun {
                 Ok(Err(failure)) => failure.message().to_owned(),
                 Err(payload) => format!("panicked: {}", panics::payload_message(&*payload)),
             };
-            self.report
-                .push(Problem::Setup(format!("{}: {message}", resource.name())));
+            self.report.push(Problem::Resource {
+                resource: resource.name(),
+                stage: "before the test",
+                message,
+            });
             self.ready = false;
         }
     }
@@ -424,7 +402,7 @@ impl TestRun {
         }
     }
 
-    /// Runs the `after` hooks, releases everything, and returns the report if anything
+    /// Finishes every resource for the test, releases everything, and returns the report if anything
     /// failed.
     fn finish(mut self) -> Option<Report> {
         let context = self.context();
@@ -433,8 +411,9 @@ impl TestRun {
         let task_panics = panics::finish(self.actor.id());
         {
             let _entered = self.actor.enter();
-            for hook in self.hooks[..self.started].iter().rev() {
-                let outcome = panic::catch_unwind(|| hook.run_after(&context));
+            for resource in registry::newest_first() {
+                let outcome =
+                    panic::catch_unwind(AssertUnwindSafe(|| resource.after_test(&context)));
                 let messages = match outcome {
                     Ok(failures) => failures
                         .into_iter()
@@ -445,8 +424,8 @@ impl TestRun {
                     }
                 };
                 for message in messages {
-                    self.report.push(Problem::Hook {
-                        adapter: hook.name(),
+                    self.report.push(Problem::Resource {
+                        resource: resource.name(),
                         stage: "after the test",
                         message,
                     });
@@ -454,7 +433,7 @@ impl TestRun {
             }
         }
         if self.config.shared {
-            for problem in shared::leave(self.actor.id()) {
+            for problem in registry::leave(self.actor.id()) {
                 self.report.push(Problem::Setup(problem));
             }
         }

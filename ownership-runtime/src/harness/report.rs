@@ -20,9 +20,10 @@ pub(crate) enum Problem {
     BodyFailed(String),
     /// The body ran past its timeout.
     TimedOut(Duration),
-    /// An adapter's hook reported a failure (or panicked).
-    Hook {
-        adapter: &'static str,
+    /// A resource failed to prepare for the test, or found something wrong after it (or
+    /// panicked doing so).
+    Resource {
+        resource: String,
         stage: &'static str,
         message: String,
     },
@@ -54,11 +55,11 @@ impl fmt::Display for Problem {
                  raise the timeout, or find what it waits for (a lock, a connection, a task \
                  that never ends)"
             ),
-            Problem::Hook {
-                adapter,
+            Problem::Resource {
+                resource,
                 stage,
                 message,
-            } => write!(f, "{adapter} ({stage}): {message}"),
+            } => write!(f, "{resource} ({stage}): {message}"),
             Problem::TaskPanicked(panic) => {
                 let place = if panic.in_task { "a task" } else { "a thread" };
                 write!(f, "{place} of the test panicked")?;

@@ -32,14 +32,16 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|ci| ci.eq_ignore_ascii_case("true") || ci == "1")
 }
 
-/// Skips `test` for `reason`, or, under `CI=true`, returns why it fails instead.
-pub(super) fn skip(test: &str, reason: &str) -> Result<(), String> {
+/// Skips `test` because `resource` is unavailable for `message`, or, under `CI=true`,
+/// returns why the test fails instead.
+pub(super) fn skip(test: &str, resource: &str, message: &str) -> Result<(), String> {
     if in_ci() {
         return Err(format!(
-            "{reason} (CI=true: a test whose service can't be reached fails instead of being \
+            "{message} (CI=true: a test whose service can't be reached fails instead of being \
              skipped; start the service before the tests)"
         ));
     }
+    let reason = &format!("{resource}: {message}");
     let _ = writeln!(std::io::stderr(), "skipped {test}: {reason}");
     let mut skipped = SKIPPED.lock().unwrap_or_else(PoisonError::into_inner);
     skipped.count += 1;

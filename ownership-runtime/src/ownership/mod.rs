@@ -33,7 +33,6 @@
 //! (update functions, lazy resolvers, the `Drop` of metadata) never runs under a lock,
 //! so it may call the same server again.
 
-mod mode_switch;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -45,8 +44,6 @@ use self::state::{Entries, LazyAllowance, Slot, State, Writes};
 use crate::actor::ActorId;
 use crate::error::{OwnershipError, SharedOwnerDown};
 use crate::monitor::{self, DownListener};
-
-pub use self::mode_switch::ModeSwitch;
 
 /// An ownership server: which actor owns each key of type `K` (with metadata `M`), and
 /// which other actors may use it. Cheap to clone: clones share one server.
@@ -74,11 +71,11 @@ pub use self::mode_switch::ModeSwitch;
 /// assert_eq!(connections.fetch_owner(&[worker.id()], &"db"), None);
 /// ```
 pub struct Ownership<K, M> {
-    server: Arc<Server<K, M>>,
+    pub(crate) server: Arc<Server<K, M>>,
 }
 
 /// The shared part of an [`Ownership`] handle.
-struct Server<K, M> {
+pub(crate) struct Server<K, M> {
     state: State<K, M>,
     /// This server as a down listener, handed to [`monitor::monitor`].
     this: Weak<Server<K, M>>,
@@ -935,7 +932,7 @@ where
         }
     }
 
-    fn set_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
+    pub(crate) fn set_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
         let mut writes = self.state.lock_writes();
         match mode {
             Mode::Private => self.state.set_shared_owner(None),

@@ -1561,7 +1561,10 @@ where
             let id = check_out_and_insert().await;
             *hooked.lock().unwrap() = Some(id);
         });
-        assert!(report.contains("sandbox-sqlx (after the test)"), "{report}");
+        assert!(
+            report.contains("1. sandbox `") && report.contains("` (after the test): "),
+            "{report}"
+        );
         assert_hook_reported(&report, HookKind::PreCheckin);
         let hooked = hooked.lock().unwrap().expect("the failing test ran");
         run_async(Self::config("after_pre_checkin_fails"), || {
@@ -2043,8 +2046,7 @@ where
             db.execute(statement).await.unwrap();
         });
         for expected in [
-            "sandbox-sqlx (after the test)",
-            "the test's sandbox transaction had already ended",
+            "` (after the test): the test's sandbox transaction had already ended",
             "what the test wrote may have been committed",
             cause,
         ] {

@@ -1,0 +1,93 @@
+//! The sandbox's part in every owned test, as a [`TestResource`]: before a test that names
+//! it (`#[owned_test(sandbox = DB)]`), a connection is checked out for the test; after
+//! every test, the connections the test owns are checked in (rolled back), and a sandbox
+//! transaction that had ended is reported; in a shared test, the sandbox is in shared
+//! mode, owned by the test.
+//!
+//! Each sandbox's state registers with the harness when it is built; the [`Sandbox`]
+//! handle a test names is the same resource (its key is the state's).
+
+use ownership_runtime::harness::{Failure, ResourceKey, TestContext, TestResource};
+use ownership_runtime::{Mode, SharedOwnerDown};
+use sqlx::Executor;
+
+use crate::backend::SandboxDatabase;
+use crate::error::SandboxError;
+use crate::sandbox::{Driven, Sandbox, State, background};
+
+impl<DB: SandboxDatabase> TestResource for State<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    fn name(&self) -> String {
+        format!("sandbox `{}`", self.label)
+    }
+
+    /// Checks in what the test owns: on the harness's thread, which waits anyway.
+    fn after_test(&self, test: &TestContext) -> Vec<Failure> {
+        if self.owners.metadata(test.actor(), &()).is_none() {
+            return Vec::new();
+        }
+        let checked_in = match background(&self.label) {
+            Ok(runtime) => runtime.block_on(self.checkin(test.actor(), Driven::Here)),
+            Err(error) => Err(error),
+        };
+        match checked_in {
+            Ok(_) => Vec::new(),
+            Err(error) => vec![self.failure(error)],
+        }
+    }
+
+    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
+        self.owners.set_mode(mode)
+    }
+}
+
+impl<DB: SandboxDatabase> State<DB> {
+    /// A failure for the test's report, which names the sandbox already.
+    fn failure(&self, error: SandboxError) -> Failure {
+        let message = error.to_string();
+        let prefix = format!("sandbox `{}`: ", self.label);
+        let message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
+        match error {
+            SandboxError::Unreachable { .. } if self.skip_if_unreachable => {
+                Failure::unavailable(message)
+            }
+            _ => Failure::new(message),
+        }
+    }
+}
+
+impl<DB: SandboxDatabase> TestResource for Sandbox<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    fn name(&self) -> String {
+        self.state.name()
+    }
+
+    /// Checks a connection out for the test (`#[owned_test(sandbox = DB)]`). A server
+    /// that can't be reached skips the test if the sandbox was built with
+    /// [`skip_if_unreachable`](crate::SandboxBuilder::skip_if_unreachable).
+    fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        let runtime = background(&self.state.label).map_err(|error| self.state.failure(error))?;
+        // The harness's thread waits here anyway: drive the checkout on it.
+        runtime
+            .block_on(self.checkout_driven(test.actor(), self.state.defaults(), Driven::Here))
+            .map(|_| ())
+            .map_err(|error| self.state.failure(error))
+    }
+
+    fn after_test(&self, test: &TestContext) -> Vec<Failure> {
+        self.state.after_test(test)
+    }
+
+    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
+        self.state.switch_mode(mode)
+    }
+
+    /// The state's: naming the sandbox and registering its state are one resource.
+    fn key(&self) -> ResourceKey {
+        self.state.key()
+    }
+}
