@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 use smallvec::SmallVec;
 use tokio::task::futures::TaskLocalFuture;
 
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 
 /// A chain of actors, innermost first. Cheap to clone for the short chains of real
 /// programs (up to four actors are stored inline).

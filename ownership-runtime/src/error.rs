@@ -1,6 +1,6 @@
 //! The errors of the ownership server, with messages that say what to do.
 
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 
 /// Why an [`Ownership`](crate::Ownership) server refused a request. Every variant carries
 /// the key it was about; adapters wrap these errors with their own context (which

@@ -352,8 +352,9 @@ where
         };
         let handle = match background::handle() {
             Ok(handle) => handle,
-            Err(message) => {
+            Err(error) => {
                 let key = format!("{:?}", finish.key);
+                let message = error.to_string();
                 finish.complete(Err(LoadError::NotRun { key, message }));
                 return;
             }

@@ -66,6 +66,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod actor;
+mod actor_id;
 pub mod background;
 mod callers;
 mod error;
@@ -77,7 +78,8 @@ mod propagate;
 pub mod runwide;
 mod thread_safety;
 
-pub use actor::{Actor, ActorId};
+pub use actor::Actor;
+pub use actor_id::ActorId;
 pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};
 pub use error::{OwnershipError, SharedOwnerDown};
 pub use ownership::{Found, LazyResolver, Mode, Ownership, Snapshot, ToAllow};

@@ -14,7 +14,7 @@ use std::sync::{LazyLock, Mutex, PoisonError, Weak};
 
 use rustc_hash::FxHashMap;
 
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 
 /// Told when a monitored actor goes down. Implemented by the ownership servers.
 pub(crate) trait DownListener: Send + Sync {
@@ -87,5 +87,22 @@ pub(crate) fn down(actor: ActorId) {
     }
     if let Some(payload) = first_panic {
         panic::resume_unwind(payload);
+    }
+}
+
+impl ActorId {
+    /// Whether the actor's [`Actor`] guard is still alive.
+    ///
+    /// ```
+    /// use ownership_runtime::Actor;
+    ///
+    /// let actor = Actor::new();
+    /// let id = actor.id();
+    /// assert!(id.is_alive());
+    /// drop(actor);
+    /// assert!(!id.is_alive());
+    /// ```
+    pub fn is_alive(self) -> bool {
+        is_alive(self)
     }
 }

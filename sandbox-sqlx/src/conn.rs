@@ -14,8 +14,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{IsolationLevel, SandboxDatabase};
 use crate::error::SandboxError;
-use crate::reconnect::Replacement;
-use crate::sandbox::ConnectionHook;
+use crate::options::ConnectionHook;
 use crate::template::TestCopy;
 use crate::turns::{TakeTurn, TurnGuard};
 
@@ -34,6 +33,16 @@ impl Holder {
             None => Holder::Thread(std::thread::current().id()),
         }
     }
+}
+
+/// Where a checkout's connection came from, to replace it (see the module docs).
+pub(crate) struct Replacement<DB: Database> {
+    /// The sandbox's pool.
+    pub(crate) pool: Pool<DB>,
+    /// The sandbox's label, for the error if no other connection can be had.
+    pub(crate) label: Arc<str>,
+    /// The connection's owner, for that error.
+    pub(crate) owner: ActorId,
 }
 
 /// What sits behind the connection's lock.

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use ownership_runtime::{ActorId, Callers};
+use ownership_runtime::background::BackgroundError;
+use ownership_runtime::{ActorId, Callers, OwnershipError};
+use sqlx::migrate::MigrateError;
 
-use crate::migrations::MigrationsProblem;
 use crate::reach::Unreachable;
 use crate::url::UrlProblem;
 
@@ -465,12 +466,107 @@ pub enum SandboxError {
     },
 
     /// The background runtime is unavailable.
-    #[error("sandbox `{label}`: {message}")]
-    Runtime {
+    /// The background runtime that drives the sandbox's connections could not run the
+    /// sandbox's work (it could not start, or the work panicked).
+    #[error("sandbox `{label}`: its work on the background runtime failed")]
+    Background {
         /// The sandbox's label.
         label: String,
         /// Why.
-        message: String,
+        #[source]
+        source: BackgroundError,
+    },
+
+    /// The ownership server refused a request the sandbox made of it: a bug in
+    /// sandbox-sqlx, which the sandbox checks for before asking.
+    #[error(
+        "sandbox `{label}`: its ownership server refused a request (a bug in sandbox-sqlx: please report it)"
+    )]
+    Ownership {
+        /// The sandbox's label.
+        label: String,
+        /// The refusal.
+        #[source]
+        source: OwnershipError<()>,
+    },
+
+    /// A connection the sandbox held was gone when it was used: a bug in sandbox-sqlx.
+    #[error("the connection was gone when it was used (a bug in sandbox-sqlx: please report it)")]
+    ConnectionGone,
+}
+
+/// What is wrong with a sandbox's migrations (see [`SandboxError::Migrate`]).
+///
+/// ```
+/// use sandbox_sqlx::MigrationsProblem;
+///
+/// let problem = MigrationsProblem::PartiallyApplied {
+///     version: 3,
+///     description: "add orders".to_owned(),
+///     table: "_sqlx_migrations".to_owned(),
+/// };
+/// let message = problem.to_string();
+/// assert!(message.contains("migration 3 (add orders)"));
+/// assert!(message.contains("DELETE FROM _sqlx_migrations WHERE version = 3"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrationsProblem {
+    /// A migration is marked unfinished: it failed half-way in an earlier run.
+    #[error(
+        "migration {version} ({description}) is marked unfinished in `{table}` \
+         (`success = false`): it failed half-way in an earlier run, and as MySQL and MariaDB \
+         commit each DDL statement as it runs, some of its changes may be in the database. \
+         Undo them by hand (or recreate the test database), delete its row \
+         (`DELETE FROM {table} WHERE version = {version}`), fix the migration, and run the \
+         tests again"
+    )]
+    PartiallyApplied {
+        /// The migration's version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// The migrations table.
+        table: String,
+    },
+    /// A migration was changed after it was applied to the database.
+    #[error(
+        "migration {version} ({description}) was changed after it was applied to this \
+         database (its checksum in `{table}` differs). Restore the migration as it was \
+         applied and add the change as a new migration; or, for a test database, recreate \
+         it (drop and create it, or `sqlx database reset`) so that it is migrated afresh"
+    )]
+    Changed {
+        /// The migration's version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// The migrations table.
+        table: String,
+    },
+    /// Another process held the migrations lock too long.
+    #[error(
+        "waited {waited:?} for another process's migrations of this database{holder}, and \
+         gave up. That process may hang in a migration (waiting for a lock a running test \
+         holds, say): look at it"
+    )]
+    LockTimeout {
+        /// How long this process waited.
+        waited: Duration,
+        /// Who held the lock, as the server tells it (`", held by ..."`), if known.
+        holder: String,
+    },
+    /// sqlx's migrator failed.
+    #[error("{0}")]
+    Failed(#[source] MigrateError),
+    /// The database failed while the migrations were checked or locked.
+    #[error("{context}: {source}")]
+    Database {
+        /// What was being done.
+        context: &'static str,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
     },
 }
 

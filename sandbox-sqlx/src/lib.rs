@@ -67,32 +67,49 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod backend;
+mod builder;
+mod checkin;
+mod checkout;
+mod closed;
 mod conn;
+mod connection;
+mod driven;
 mod error;
+mod executor;
+mod fence;
 mod handle;
 
 mod leftovers;
 mod migrations;
+mod once_per_run;
+mod options;
+mod outcome;
 mod reach;
 mod reconnect;
 mod resource;
 mod sandbox;
+mod state;
 mod template;
 #[cfg(feature = "postgres")]
 mod template_database;
 mod timeouts;
+mod transaction;
 mod turns;
 mod url;
 
 pub use backend::{IsolationLevel, SandboxDatabase};
-pub use error::{AllowRefusal, HookKind, SandboxError, SandboxMode, SharedModeRefusal};
-pub use handle::{SandboxConnection, SandboxPool, SandboxTransaction};
-pub use migrations::{MIGRATIONS_WAIT, MigrationsProblem};
-pub use reach::{Unreachable, UnreachableCause};
-pub use sandbox::{
-    AllowOptions, Checkin, Checkout, CheckoutOptions, ConnectionHook, DEFAULT_OWNERSHIP_TIMEOUT,
-    Sandbox, SandboxBuilder,
+pub use builder::SandboxBuilder;
+pub use connection::SandboxConnection;
+pub use error::{
+    AllowRefusal, HookKind, MigrationsProblem, SandboxError, SandboxMode, SharedModeRefusal,
 };
+pub use handle::SandboxPool;
+pub use migrations::MIGRATIONS_WAIT;
+pub use options::{AllowOptions, CheckoutOptions, ConnectionHook, DEFAULT_OWNERSHIP_TIMEOUT};
+pub use outcome::{Checkin, Checkout};
+pub use reach::{Unreachable, UnreachableCause};
+pub use sandbox::Sandbox;
 #[cfg(feature = "postgres")]
 pub use template_database::TemplateDatabase;
+pub use transaction::SandboxTransaction;
 pub use url::UrlProblem;

@@ -27,7 +27,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Pool};
 
 use crate::backend::SandboxDatabase;
-use crate::error::SandboxError;
+use crate::error::{MigrationsProblem, SandboxError};
 use crate::reach::{AcquireError, Reach};
 use crate::url::DatabaseUrl;
 
@@ -38,81 +38,6 @@ use crate::url::DatabaseUrl;
 /// assert_eq!(sandbox_sqlx::MIGRATIONS_WAIT.as_secs(), 600);
 /// ```
 pub const MIGRATIONS_WAIT: Duration = ownership_runtime::runwide::DEFAULT_TIMEOUT;
-
-/// What is wrong with a sandbox's migrations (see [`SandboxError::Migrate`]).
-///
-/// ```
-/// use sandbox_sqlx::MigrationsProblem;
-///
-/// let problem = MigrationsProblem::PartiallyApplied {
-///     version: 3,
-///     description: "add orders".to_owned(),
-///     table: "_sqlx_migrations".to_owned(),
-/// };
-/// let message = problem.to_string();
-/// assert!(message.contains("migration 3 (add orders)"));
-/// assert!(message.contains("DELETE FROM _sqlx_migrations WHERE version = 3"));
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MigrationsProblem {
-    /// A migration is marked unfinished: it failed half-way in an earlier run.
-    #[error(
-        "migration {version} ({description}) is marked unfinished in `{table}` \
-         (`success = false`): it failed half-way in an earlier run, and as MySQL and MariaDB \
-         commit each DDL statement as it runs, some of its changes may be in the database. \
-         Undo them by hand (or recreate the test database), delete its row \
-         (`DELETE FROM {table} WHERE version = {version}`), fix the migration, and run the \
-         tests again"
-    )]
-    PartiallyApplied {
-        /// The migration's version.
-        version: i64,
-        /// Its description.
-        description: String,
-        /// The migrations table.
-        table: String,
-    },
-    /// A migration was changed after it was applied to the database.
-    #[error(
-        "migration {version} ({description}) was changed after it was applied to this \
-         database (its checksum in `{table}` differs). Restore the migration as it was \
-         applied and add the change as a new migration; or, for a test database, recreate \
-         it (drop and create it, or `sqlx database reset`) so that it is migrated afresh"
-    )]
-    Changed {
-        /// The migration's version.
-        version: i64,
-        /// Its description.
-        description: String,
-        /// The migrations table.
-        table: String,
-    },
-    /// Another process held the migrations lock too long.
-    #[error(
-        "waited {waited:?} for another process's migrations of this database{holder}, and \
-         gave up. That process may hang in a migration (waiting for a lock a running test \
-         holds, say): look at it"
-    )]
-    LockTimeout {
-        /// How long this process waited.
-        waited: Duration,
-        /// Who held the lock, as the server tells it (`", held by ..."`), if known.
-        holder: String,
-    },
-    /// sqlx's migrator failed.
-    #[error("{0}")]
-    Failed(#[source] MigrateError),
-    /// The database failed while the migrations were checked or locked.
-    #[error("{context}: {source}")]
-    Database {
-        /// What was being done.
-        context: &'static str,
-        /// The database's error.
-        #[source]
-        source: sqlx::Error,
-    },
-}
 
 /// Where the migrations stand on a database.
 enum Applied {

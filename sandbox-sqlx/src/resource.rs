@@ -12,8 +12,10 @@ use ownership_runtime::{Mode, SharedOwnerDown};
 use sqlx::Executor;
 
 use crate::backend::SandboxDatabase;
+use crate::driven::Driven;
 use crate::error::SandboxError;
-use crate::sandbox::{Driven, Sandbox, State, background};
+use crate::sandbox::Sandbox;
+use crate::state::State;
 
 impl<DB: SandboxDatabase> TestResource for State<DB>
 where
@@ -28,11 +30,7 @@ where
         if self.owners.metadata(test.actor(), &()).is_none() {
             return Vec::new();
         }
-        let checked_in = match background(&self.label) {
-            Ok(runtime) => runtime.block_on(self.checkin(test.actor(), Driven::Here)),
-            Err(error) => Err(error),
-        };
-        match checked_in {
+        match self.drive_here(self.checkin(test.actor(), Driven::Here)) {
             Ok(_) => Vec::new(),
             Err(error) => vec![self.failure(error)],
         }
@@ -70,10 +68,10 @@ where
     /// that can't be reached skips the test if the sandbox was built with
     /// [`skip_if_unreachable`](crate::SandboxBuilder::skip_if_unreachable).
     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
-        let runtime = background(&self.state.label).map_err(|error| self.state.failure(error))?;
         // The harness's thread waits here anyway: drive the checkout on it.
-        runtime
-            .block_on(self.checkout_driven(test.actor(), self.state.defaults(), Driven::Here))
+        let checkout = self.checkout_driven(test.actor(), self.state.defaults(), Driven::Here);
+        self.state
+            .drive_here(checkout)
             .map(|_| ())
             .map_err(|error| self.state.failure(error))
     }
@@ -89,5 +87,22 @@ where
     /// The state's: naming the sandbox and registering its state are one resource.
     fn key(&self) -> ResourceKey {
         self.state.key()
+    }
+}
+
+impl<DB: SandboxDatabase> State<DB> {
+    /// Drives `work` ([`Driven::Here`]) on the calling thread, which blocks until it ends,
+    /// with the background runtime's I/O and timers.
+    fn drive_here<T>(
+        &self,
+        work: impl Future<Output = Result<T, SandboxError>>,
+    ) -> Result<T, SandboxError> {
+        match ownership_runtime::background::handle() {
+            Ok(runtime) => runtime.block_on(work),
+            Err(source) => Err(SandboxError::Background {
+                label: self.label.to_string(),
+                source,
+            }),
+        }
     }
 }

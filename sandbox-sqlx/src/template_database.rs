@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ownership_runtime::background;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
 use ownership_runtime::runwide::RunWide;
 use ownership_runtime::{Found, Mode, Ownership, OwnershipError, SharedOwnerDown, callers};
@@ -17,6 +18,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::SandboxError;
 use crate::leftovers;
+use crate::once_per_run::once_per_run;
 
 /// Per-test PostgreSQL databases from a migrated template.
 ///
@@ -110,15 +112,14 @@ impl TestResource for TestDatabases {
         if !process_per_test() {
             return Vec::new(); // dropped in the background with its last reference
         }
-        let runtime = match ownership_runtime::background::handle() {
-            Ok(runtime) => runtime,
-            Err(message) => return vec![Failure::new(message)],
-        };
-        match runtime.block_on(database.send_drop()) {
-            Ok(()) => Vec::new(),
+        let name = database.name.clone();
+        match background::block_on(async move { database.send_drop().await }) {
+            Ok(Ok(())) => Vec::new(),
+            Ok(Err(error)) => vec![Failure::new(format!(
+                "could not drop the test's database {name}: {error}"
+            ))],
             Err(error) => vec![Failure::new(format!(
-                "could not drop the test's database {}: {error}",
-                database.name
+                "could not drop the test's database {name}: {error}"
             ))],
         }
     }
@@ -169,19 +170,17 @@ impl Drop for TestDatabase {
         }
         let (pool, name, url) = (self.pool.clone(), self.name.clone(), self.url.clone());
         let admin = self.admin.get_mut().take();
-        if let Ok(runtime) = ownership_runtime::background::handle() {
-            runtime.spawn(async move {
-                pool.close().await;
-                let admin = match admin {
-                    Some(admin) => Ok(admin),
-                    None => PgConnection::connect(&url).await,
-                };
-                if let Ok(mut admin) = admin {
-                    let _ = admin.execute(AssertSqlSafe(drop_statement(&name))).await;
-                    let _ = admin.close().await;
-                }
-            });
-        }
+        background::spawn_detached(async move {
+            pool.close().await;
+            let admin = match admin {
+                Some(admin) => Ok(admin),
+                None => PgConnection::connect(&url).await,
+            };
+            if let Ok(mut admin) = admin {
+                let _ = admin.execute(AssertSqlSafe(drop_statement(&name))).await;
+                let _ = admin.close().await;
+            }
+        });
     }
 }
 
@@ -337,7 +336,7 @@ impl TemplateDatabase {
     fn fresh_name(&self, kind: &str) -> Result<String, SandboxError> {
         let name = format!("{}{}", self.prefix(), leftovers::fresh_name(kind, '_'));
         if name.len() > MAX_NAME {
-            return Err(SandboxError::Runtime {
+            return Err(SandboxError::Template {
                 label: self.label.clone(),
                 message: format!(
                     "the database name {name} is longer than PostgreSQL's {MAX_NAME} bytes: \
@@ -393,11 +392,6 @@ impl TemplateDatabase {
                 label: self.label.clone(),
             })?,
         };
-        let runtime =
-            ownership_runtime::background::handle().map_err(|message| SandboxError::Runtime {
-                label: self.label.clone(),
-                message,
-            })?;
         let name = self.fresh_name("test")?;
         // The first test of the run on this host sweeps what its dead processes left:
         // under nextest, whose processes each run one test, later processes find the
@@ -417,7 +411,7 @@ impl TemplateDatabase {
         // for all the runs that share the server, and the database made again.
         let attempt = |sweep| {
             let (url, template, name) = (self.url.clone(), self.template_name(), name.clone());
-            runtime.spawn(make_database(url, template, name, sweep))
+            background::run(make_database(url, template, name, sweep))
         };
         let mut made = attempt(sweep).await;
         if swept && matches!(made, Ok(Ok(_))) {
@@ -442,10 +436,10 @@ impl TemplateDatabase {
                 });
             }
             Ok(Err(error)) => return Err(self.failed("could not make the test's database")(error)),
-            Err(error) => {
-                return Err(SandboxError::Runtime {
+            Err(source) => {
+                return Err(SandboxError::Background {
                     label: self.label.clone(),
-                    message: error.to_string(),
+                    source,
                 });
             }
         };
@@ -466,9 +460,9 @@ impl TemplateDatabase {
                 label: self.label.clone(),
                 actor,
             }),
-            Err(error) => Err(SandboxError::Runtime {
+            Err(source) => Err(SandboxError::Ownership {
                 label: self.label.clone(),
-                message: error.to_string(),
+                source,
             }),
         }
     }
@@ -478,12 +472,6 @@ impl TemplateDatabase {
     async fn template(&self) -> Result<(), SandboxError> {
         self.template
             .get_or_try_init(|| async {
-                let runtime = ownership_runtime::background::handle().map_err(|message| {
-                    SandboxError::Runtime {
-                        label: self.label.clone(),
-                        message,
-                    }
-                })?;
                 let (url, template, build, migrator) = (
                     self.url.clone(),
                     self.template_name(),
@@ -491,33 +479,11 @@ impl TemplateDatabase {
                     self.migrator,
                 );
                 let name = format!("sandbox-sqlx template database {template}");
-                let made = runtime
-                    .spawn(async move {
-                        RunWide::postgres(&url)
-                            .once(&name, || {
-                                make_template(
-                                    url.clone(),
-                                    template.clone(),
-                                    build.clone(),
-                                    migrator,
-                                )
-                            })
-                            .await
-                            .map(|_| ())
-                            .map_err(|error| error.to_string())
-                    })
-                    .await;
-                match made {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(message)) => Err(SandboxError::Template {
-                        label: self.label.clone(),
-                        message,
-                    }),
-                    Err(error) => Err(SandboxError::Runtime {
-                        label: self.label.clone(),
-                        message: error.to_string(),
-                    }),
-                }
+                let run_wide = RunWide::postgres(&url);
+                once_per_run(&self.label, run_wide, name, move || {
+                    make_template(url, template, build, migrator)
+                })
+                .await
             })
             .await
             .map(|_| ())

@@ -14,13 +14,13 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use futures_core::future::BoxFuture;
-use ownership_runtime::ActorId;
+use ownership_runtime::{ActorId, background};
 use sqlx::{Connection, Executor, Pool};
 use tokio::sync::Notify;
 
 use crate::backend::SandboxDatabase;
+use crate::closed;
 use crate::error::SandboxError;
-use crate::reconnect;
 
 /// The turns of one sandbox's tests.
 pub(crate) struct Turns<DB: SandboxDatabase> {
@@ -50,7 +50,7 @@ impl<DB: SandboxDatabase> Drop for Inner<DB> {
 
 /// Closes a locking connection, inside the background runtime, whose socket it is.
 fn close<C>(connection: C) {
-    match ownership_runtime::background::handle() {
+    match background::handle() {
         Ok(runtime) => {
             let _entered = runtime.enter();
             drop(connection);
@@ -187,7 +187,7 @@ where
         };
         let mut locked = DB::lock_tests(&mut connection, left).await;
         if let Err(error) = &locked
-            && reconnect::is_closed(error)
+            && closed::is_closed(error)
         {
             // The server closed it (while it sat idle between turns, say): a session's lock
             // ends with it, so taking the lock again, once, on a new one is safe.
@@ -211,15 +211,9 @@ where
     /// Opens the connection that holds the server's lock, on the background runtime.
     async fn connect(&self, pool: &Pool<DB>) -> Result<DB::Connection, SandboxError> {
         let label = self.inner.label.to_string();
-        let runtime =
-            ownership_runtime::background::handle().map_err(|message| SandboxError::Runtime {
-                label: label.clone(),
-                message,
-            })?;
         let options = pool.connect_options();
-        let opened = runtime
-            .spawn(async move { DB::Connection::connect_with(&options).await })
-            .await;
+        let opened =
+            background::run(async move { DB::Connection::connect_with(&options).await }).await;
         match opened {
             Ok(Ok(connection)) => Ok(connection),
             Ok(Err(source)) => Err(SandboxError::Database {
@@ -227,10 +221,7 @@ where
                 context: "could not open the connection that serializes tests",
                 source,
             }),
-            Err(error) => Err(SandboxError::Runtime {
-                label,
-                message: error.to_string(),
-            }),
+            Err(source) => Err(SandboxError::Background { label, source }),
         }
     }
 
@@ -255,18 +246,16 @@ impl<DB: SandboxDatabase> Drop for TurnTaken<DB> {
         drop(turn);
         // The server's lock goes in the background; a turn that starts meanwhile waits
         // for it on the same connection, which counts its takes, so the order is free.
-        if let Ok(runtime) = ownership_runtime::background::handle() {
-            let released = inner.clone();
-            runtime.spawn(async move {
-                let mut locking = released.locking.lock().await;
-                if let Some(connection) = locking.as_mut()
-                    && DB::unlock_tests(connection).await.is_err()
-                {
-                    // A broken connection: dropping it (closing it) releases the lock.
-                    locking.take();
-                }
-            });
-        }
+        let released = inner.clone();
+        background::spawn_detached(async move {
+            let mut locking = released.locking.lock().await;
+            if let Some(connection) = locking.as_mut()
+                && DB::unlock_tests(connection).await.is_err()
+            {
+                // A broken connection: dropping it (closing it) releases the lock.
+                locking.take();
+            }
+        });
         inner.ended.notify_waiters();
     }
 }

@@ -1,7 +1,7 @@
 //! [`TestContext`]: what the harness tells a [`TestResource`](super::TestResource) of the
 //! test it prepares or finishes.
 
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 
 /// What a resource knows of the test it is prepared for or finished after.
 ///

@@ -14,7 +14,7 @@ use std::panic::{self, PanicHookInfo};
 use std::sync::{LazyLock, Mutex, Once, PoisonError};
 use std::thread::{self, ThreadId};
 
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 use crate::callers::callers;
 
 /// One panic of a test's code.

@@ -17,7 +17,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::resource::{ResourceKey, TestResource};
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 use crate::ownership::Mode;
 
 /// How the registry holds a resource.

@@ -41,7 +41,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Weak};
 
 use self::state::{Entries, LazyAllowance, Slot, State, Writes};
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 use crate::error::{OwnershipError, SharedOwnerDown};
 use crate::monitor::{self, DownListener};
 

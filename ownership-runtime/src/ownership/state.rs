@@ -22,7 +22,7 @@ use std::thread::ThreadId;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::actor::ActorId;
+use crate::actor_id::ActorId;
 
 use super::LazyResolver;
 

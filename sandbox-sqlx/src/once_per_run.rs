@@ -1,0 +1,52 @@
+//! Setup done once for a whole test run, across its processes: a template built and
+//! migrated (SQLite's template file, [`TemplateDatabase`](crate::TemplateDatabase)'s
+//! template database), through ownership-runtime's run-wide singleton, on the background
+//! runtime. In one process, the caller keeps a `OnceCell` in front of it, so that only
+//! the first checkout of the process asks.
+
+use std::fmt;
+use std::future::Future;
+
+use ownership_runtime::background;
+use ownership_runtime::runwide::{RunWide, RunWideError};
+
+use crate::error::SandboxError;
+
+/// Runs `setup` once for the run: the first process of the run to get here runs it under
+/// `run_wide`'s lock named `name`, the others wait for it and go on. A failed setup is
+/// told whole (its own error says what failed and how to fix it); a run-wide failure (a
+/// lock that could not be had) is told as the run-wide error says it.
+pub(crate) async fn once_per_run<F, Fut, E>(
+    label: &str,
+    run_wide: RunWide,
+    name: String,
+    setup: F,
+) -> Result<(), SandboxError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let done = background::run(async move {
+        run_wide
+            .once(&name, setup)
+            .await
+            .map(|_| ())
+            .map_err(|error| match error {
+                RunWideError::SetupFailed { message, .. } => message,
+                other => other.to_string(),
+            })
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(SandboxError::Template {
+            label: label.to_owned(),
+            message,
+        }),
+        Err(source) => Err(SandboxError::Background {
+            label: label.to_owned(),
+            source,
+        }),
+    }
+}
