@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ownership_runtime::background::{self, BackgroundError};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Executor, Pool};
@@ -42,14 +43,13 @@ pub(crate) struct TestCopy<DB: sqlx::Database> {
 
 impl<DB: sqlx::Database> Drop for TestCopy<DB> {
     fn drop(&mut self) {
-        // On Unix an open file can be unlinked: connections still open write to it until
-        // the pool closes them (in the background runtime, which closing needs).
+        // Deleted at once (unlinking a file is one quick system call, unlike the copy),
+        // so that no copy outlives its test. On Unix an open file can be unlinked:
+        // connections still open write to it until the pool closes them, in the
+        // background runtime, which closing needs.
         remove_database(&self.file);
-        if let Ok(runtime) = ownership_runtime::background::handle() {
-            let _entered = runtime.enter();
-            let pool = self.pool.clone();
-            runtime.spawn(async move { pool.close().await });
-        }
+        let pool = self.pool.clone();
+        background::spawn_detached(async move { pool.close().await });
     }
 }
 
@@ -90,6 +90,12 @@ pub(crate) enum TemplateError {
     Migrate {
         template: PathBuf,
         cause: MigrateError,
+    },
+    /// The file work could not run on the background runtime.
+    #[error("could not prepare the template {}: {source}", template.display())]
+    Background {
+        template: PathBuf,
+        source: BackgroundError,
     },
 }
 
@@ -195,23 +201,34 @@ pub(crate) async fn build_template<DB: SandboxDatabase>(
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let folder = folder_of(template);
-    std::fs::create_dir_all(folder)
-        .map_err(|cause| TemplateError::io(template, "create the folder", folder, cause))?;
-    sweep(template);
-    let build = fresh_file(template, "build");
-    std::fs::File::create_new(&build)
-        .map_err(|cause| TemplateError::io(template, "create", &build, cause))?;
-    let placed = match migrate_file::<DB>(&build, template, migrator).await {
-        Ok(()) => std::fs::rename(&build, template).map_err(|cause| {
-            TemplateError::io(template, "rename the new template to", template, cause)
-        }),
-        Err(error) => Err(error),
-    };
-    if placed.is_err() {
-        remove_database(&build);
-    }
-    placed
+    let (owned, build) = (template.to_owned(), fresh_file(template, "build"));
+    blocking(template, {
+        let build = build.clone();
+        move || {
+            let folder = folder_of(&owned);
+            std::fs::create_dir_all(folder)
+                .map_err(|cause| TemplateError::io(&owned, "create the folder", folder, cause))?;
+            sweep(&owned);
+            std::fs::File::create_new(&build)
+                .map_err(|cause| TemplateError::io(&owned, "create", &build, cause))?;
+            Ok(())
+        }
+    })
+    .await?;
+    let migrated = migrate_file::<DB>(&build, template, migrator).await;
+    let owned = template.to_owned();
+    blocking(template, move || {
+        let placed = migrated.and_then(|()| {
+            std::fs::rename(&build, &owned).map_err(|cause| {
+                TemplateError::io(&owned, "rename the new template to", &owned, cause)
+            })
+        });
+        if placed.is_err() {
+            remove_database(&build);
+        }
+        placed
+    })
+    .await
 }
 
 /// Migrates the empty database `file`, to become `template`, and closes it.
@@ -265,8 +282,19 @@ where
         Ok(Err(_)) | Err(_) => return Err(sqlx::Error::PoolTimedOut),
     };
     let file = fresh_file(template, "test");
-    if let Err(cause) = std::fs::copy(template, &file) {
-        remove_database(&file);
+    let copied = background::run_blocking({
+        let (template, file) = (template.to_owned(), file.clone());
+        move || {
+            let copied = std::fs::copy(&template, &file);
+            if copied.is_err() {
+                remove_database(&file);
+            }
+            copied
+        }
+    })
+    .await
+    .map_err(|error| sqlx::Error::Io(io::Error::other(error)))?;
+    if let Err(cause) = copied {
         // A folder made read-only since the template was made says so, with the fix.
         let kind = cause.kind();
         return Err(
@@ -283,7 +311,7 @@ where
     let pool = match pool {
         Ok(pool) => pool,
         Err(error) => {
-            remove_database(&file);
+            let _ = background::run_blocking(move || remove_database(&file)).await;
             return Err(error);
         }
     };
@@ -300,4 +328,19 @@ where
 pub(crate) async fn discard<DB: sqlx::Database>(database: TestCopy<DB>) {
     database.pool.close().await;
     drop(database);
+}
+
+/// Runs blocking file work for the template on the background runtime's blocking threads.
+async fn blocking<T: Send + 'static>(
+    template: &Path,
+    work: impl FnOnce() -> Result<T, TemplateError> + Send + 'static,
+) -> Result<T, TemplateError> {
+    background::run_blocking(work)
+        .await
+        .unwrap_or_else(|source| {
+            Err(TemplateError::Background {
+                template: template.to_owned(),
+                source,
+            })
+        })
 }
