@@ -13,9 +13,8 @@ use ownership_runtime::background::{self, BackgroundError};
 fn blocking_work_leaves_the_worker_free() {
     let (sender, receiver) = mpsc::channel();
     let outcome = background::block_on(async move {
-        let blocked = background::run_blocking(move || {
-            receiver.recv_timeout(Duration::from_secs(10))
-        });
+        let blocked =
+            background::run_blocking(move || receiver.recv_timeout(Duration::from_secs(10)));
         let freed = background::run(async move { sender.send("from the worker") });
         let (blocked, freed) = tokio::join!(blocked, freed);
         freed.expect("the task ran").expect("sent");

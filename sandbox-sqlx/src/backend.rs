@@ -69,6 +69,14 @@ impl IsolationLevel {
 /// assert_eq!(begin.as_deref(), Some("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN"));
 /// assert!(Postgres::begin_statement(Some(IsolationLevel::Serializable)).is_some());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a database that this build of sandbox-sqlx sandboxes",
+    label = "no sandbox for `{Self}`",
+    note = "each backend is a feature of sandbox-sqlx: turn on `postgres` for \
+            `sqlx::Postgres`, `mysql` for `sqlx::MySql` (MySQL and MariaDB), `sqlite` (or \
+            `sqlite-unbundled`) for `sqlx::Sqlite`, as in `features = [\"postgres\"]` on the \
+            `sandbox-sqlx` dependency"
+)]
 pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// Whether a statement that fails inside the sandbox's transaction leaves the
     /// transaction unusable (PostgreSQL: "current transaction is aborted"), so that each
@@ -446,7 +454,7 @@ impl SandboxDatabase for sqlx::MySql {
     }
 }
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "sqlite-unbundled"))]
 impl SandboxDatabase for sqlx::Sqlite {
     const FENCE_STATEMENTS: bool = false;
     const ENDED_BY: &'static str = "";

@@ -62,6 +62,13 @@
 //! deleted or rebuilt where another run may be copying it. See [`TemplateDatabase`] for
 //! what stays on a shared server, and
 //! [`TemplateDatabase::sweep_all`] for removing it.
+//!
+//! ## Features
+//!
+//! Each backend is a feature, and none is on by default (as in sqlx): `postgres`
+//! (sandboxes and [`TemplateDatabase`]), `mysql` (MySQL and MariaDB), `sqlite` (SQLite's C
+//! library built in) or `sqlite-unbundled` (the system's `libsqlite3`). A sandbox of a
+//! backend whose feature is off does not compile, and the error names the feature.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -180,7 +180,10 @@ fn a_cycle_of_three_files_is_found() {
     std::fs::create_dir_all(src.join("nested")).expect("a temporary folder");
     let files = [
         ("lib.rs", "mod a; mod b; mod nested;"),
-        ("a.rs", "use crate::b::Thing;\n// use crate::nested; (a comment: no edge)"),
+        (
+            "a.rs",
+            "use crate::b::Thing;\n// use crate::nested; (a comment: no edge)",
+        ),
         ("b.rs", "pub(crate) fn f() { crate::nested::deep::g() }"),
         ("nested/mod.rs", "mod deep;"),
         ("nested/deep.rs", "use crate::{a::Other, nested::deep};"),

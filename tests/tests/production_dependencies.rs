@@ -3,7 +3,8 @@
 //! example app does) must not turn on test-only features, tokio's `test-util` (a paused
 //! clock) first of all, nor features that rule out others in the user's build, such as
 //! parking_lot's `send_guard` (which can't be combined with its `deadlock_detection`).
-//! Read from `cargo tree`, as a user would check it.
+//! Each database backend of sandbox-sqlx is a feature, and an app links only the drivers
+//! it picks. Read from `cargo tree`, as a user would check it.
 
 use std::process::Command;
 
@@ -51,5 +52,55 @@ fn no_crate_of_the_workspace_turns_on_parking_lots_send_guard() {
         "a production dependency turns on parking_lot's send_guard, which rules out \
          parking_lot's deadlock_detection in every build that links it (see who enables it \
          with `cargo tree --workspace -e normal,features -i parking_lot`):\n{tree}"
+    );
+}
+
+/// The database drivers (and SQLite's C library) in a production tree.
+fn drivers(tree: &str) -> Vec<&'static str> {
+    [
+        "sqlx-postgres v",
+        "sqlx-mysql v",
+        "sqlx-sqlite v",
+        "libsqlite3-sys v",
+    ]
+    .into_iter()
+    .filter(|driver| tree.contains(driver))
+    .collect()
+}
+
+#[test]
+fn each_backend_of_sandbox_sqlx_is_a_feature_that_brings_its_driver_alone() {
+    let cases: [(&str, &[&str]); 4] = [
+        ("", &[]),
+        ("postgres", &["sqlx-postgres v"]),
+        ("mysql", &["sqlx-mysql v"]),
+        ("sqlite", &["sqlx-sqlite v", "libsqlite3-sys v"]),
+    ];
+    for (feature, expected) in cases {
+        let mut selection = vec!["-p", "sandbox-sqlx", "--no-default-features"];
+        if !feature.is_empty() {
+            selection.extend(["--features", feature]);
+        }
+        let tree = production_tree(&selection);
+        assert_eq!(
+            drivers(&tree),
+            expected,
+            "sandbox-sqlx with the features [{feature}] links other drivers:\n{tree}"
+        );
+    }
+    // With its default features, the crate links no driver at all: an app picks its own.
+    assert_eq!(
+        drivers(&production_tree(&["-p", "sandbox-sqlx"])),
+        Vec::<&str>::new()
+    );
+}
+
+#[test]
+fn the_sqlite_example_app_links_no_server_driver() {
+    let tree = production_tree(&["-p", "orders-app"]);
+    assert_eq!(
+        drivers(&tree),
+        ["sqlx-sqlite v", "libsqlite3-sys v"],
+        "{tree}"
     );
 }
