@@ -209,7 +209,11 @@ mod tests {
     /// The expansion of `#[owned_test(args)]` on a test with every place that names the
     /// runtime: a return type (its check), a sandbox and settings of its own types.
     fn expansion(args: TokenStream) -> String {
-        let item = quote!(async fn places_an_order() -> Result<(), String> { Ok(()) });
+        let item = quote!(
+            async fn places_an_order() -> Result<(), String> {
+                Ok(())
+            }
+        );
         super::owned_test(args, item).to_string()
     }
 

@@ -36,7 +36,9 @@ static PREPARED: Prepared = Prepared(Mutex::new(Vec::new()));
 
 /// The name of the actor the running code works for first.
 fn running_as() -> Option<&'static str> {
-    renamed_runtime::callers().first().and_then(|actor| actor.name())
+    renamed_runtime::callers()
+        .first()
+        .and_then(|actor| actor.name())
 }
 
 #[owned_test(

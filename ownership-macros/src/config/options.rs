@@ -26,7 +26,10 @@ const OPTIONS: &[(&str, Setter)] = &[
 
 /// "`#[owned_test]` accepts `shared`, .. and `crate`".
 fn accepted() -> String {
-    let names: Vec<String> = OPTIONS.iter().map(|(name, _)| format!("`{name}`")).collect();
+    let names: Vec<String> = OPTIONS
+        .iter()
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
     match names.split_last() {
         Some((last, [])) => format!("`#[owned_test]` accepts {last}"),
         Some((last, rest)) => format!("`#[owned_test]` accepts {} and {last}", rest.join(", ")),

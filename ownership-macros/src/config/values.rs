@@ -184,17 +184,12 @@ pub(crate) fn crate_path(option: &Meta) -> syn::Result<syn::Path> {
     const TAKES: &str = "the path of ownership-runtime as a string, as in \
          `crate = \"ownership_runtime\"` (for a renamed dependency, or a crate that re-exports it)";
     match literal(option, "crate", TAKES)? {
-        Lit::Str(text) => text
-            .parse_with(syn::Path::parse_mod_style)
-            .map_err(|_| {
-                syn::Error::new(
-                    text.span(),
-                    format_args!(
-                        "invalid path {:?}; `crate` takes {TAKES}",
-                        text.value()
-                    ),
-                )
-            }),
+        Lit::Str(text) => text.parse_with(syn::Path::parse_mod_style).map_err(|_| {
+            syn::Error::new(
+                text.span(),
+                format_args!("invalid path {:?}; `crate` takes {TAKES}", text.value()),
+            )
+        }),
         other => Err(takes(other, "crate", TAKES)),
     }
 }
