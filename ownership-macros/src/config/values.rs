@@ -54,20 +54,46 @@ pub(crate) fn bool_value(option: &Meta, name: &str) -> syn::Result<bool> {
     }
 }
 
+/// One of the strings in `choices`, each with what it stands for; an unknown one is
+/// reported as an unknown `what` ("flavor", "value").
+fn choice<T: Copy>(
+    option: &Meta,
+    name: &str,
+    what: &str,
+    choices: &[(&str, T)],
+    takes_what: &str,
+) -> syn::Result<T> {
+    match literal(option, name, takes_what)? {
+        Lit::Str(text) => {
+            let given = text.value();
+            choices
+                .iter()
+                .find(|(known, _)| *known == given)
+                .map(|(_, value)| *value)
+                .ok_or_else(|| {
+                    syn::Error::new(
+                        text.span(),
+                        format_args!("unknown {what} `{given}`; `{name}` takes {takes_what}"),
+                    )
+                })
+        }
+        other => Err(takes(other, name, takes_what)),
+    }
+}
+
 /// `flavor = "current_thread"` or `"multi_thread"`.
 pub(crate) fn flavor(option: &Meta) -> syn::Result<Flavor> {
-    const TAKES: &str = "\"current_thread\" or \"multi_thread\"";
-    match literal(option, "flavor", TAKES)? {
-        Lit::Str(text) => match text.value().as_str() {
-            "current_thread" => Ok(Flavor::CurrentThread),
-            "multi_thread" => Ok(Flavor::MultiThread),
-            other => Err(syn::Error::new(
-                text.span(),
-                format_args!("unknown flavor `{other}`; `flavor` takes {TAKES}"),
-            )),
-        },
-        other => Err(takes(other, "flavor", TAKES)),
-    }
+    const CHOICES: &[(&str, Flavor)] = &[
+        ("current_thread", Flavor::CurrentThread),
+        ("multi_thread", Flavor::MultiThread),
+    ];
+    choice(
+        option,
+        "flavor",
+        "flavor",
+        CHOICES,
+        "\"current_thread\" or \"multi_thread\"",
+    )
 }
 
 /// `worker_threads = N`, at least 1.
@@ -133,20 +159,19 @@ fn parse_duration(text: &str) -> Option<u64> {
 
 /// `leftover_tasks = "fail"` or `"cancel"`.
 pub(crate) fn leftover_tasks(option: &Meta) -> syn::Result<LeftoverTasks> {
-    const TAKES: &str = "\"fail\" (the default: the test fails for tasks still running after \
-         its `leftover_grace`) or \"cancel\" (they are cancelled, as in `#[tokio::test]`, with a \
-         note)";
-    match literal(option, "leftover_tasks", TAKES)? {
-        Lit::Str(text) => match text.value().as_str() {
-            "fail" => Ok(LeftoverTasks::Fail),
-            "cancel" => Ok(LeftoverTasks::Cancel),
-            other => Err(syn::Error::new(
-                text.span(),
-                format_args!("unknown value `{other}`; `leftover_tasks` takes {TAKES}"),
-            )),
-        },
-        other => Err(takes(other, "leftover_tasks", TAKES)),
-    }
+    const CHOICES: &[(&str, LeftoverTasks)] = &[
+        ("fail", LeftoverTasks::Fail),
+        ("cancel", LeftoverTasks::Cancel),
+    ];
+    choice(
+        option,
+        "leftover_tasks",
+        "value",
+        CHOICES,
+        "\"fail\" (the default: the test fails for tasks still running after its \
+         `leftover_grace`) or \"cancel\" (they are cancelled, as in `#[tokio::test]`, with a \
+         note)",
+    )
 }
 
 /// The paths of `sandbox = DB` or `sandbox = [A, B]`; one error for each item that is
