@@ -249,4 +249,44 @@ mod tests {
             "{default}"
         );
     }
+
+    #[test]
+    fn a_return_type_is_checked_unless_it_is_an_impl_trait() {
+        let named = super::owned_test(
+            TokenStream::new(),
+            quote!(
+                fn counts() -> u32 {
+                    1
+                }
+            ),
+        );
+        assert!(
+            named
+                .to_string()
+                .contains("returns_a_test_outcome :: < u32 >"),
+            "{named}"
+        );
+        let opaque = super::owned_test(
+            TokenStream::new(),
+            quote!(
+                fn counts() -> Box<impl std::fmt::Debug> {
+                    Box::new(1)
+                }
+            ),
+        );
+        assert!(
+            !opaque.to_string().contains("returns_a_test_outcome"),
+            "{opaque}"
+        );
+        let none = super::owned_test(
+            TokenStream::new(),
+            quote!(
+                fn counts() {}
+            ),
+        );
+        assert!(
+            !none.to_string().contains("returns_a_test_outcome"),
+            "{none}"
+        );
+    }
 }
