@@ -2,11 +2,11 @@
 //! `#[test]` that hands it to the harness in `ownership-runtime`.
 
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{ItemFn, Meta, Token};
+use syn::{ItemFn, Meta, ReturnType, Token};
 
 use crate::config::{Config, Flavor, LeftoverTasks};
 
@@ -30,7 +30,7 @@ pub(crate) fn owned_test(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let config = Punctuated::<Meta, Token![,]>::parse_terminated
         .parse2(args)
-        .and_then(Config::parse);
+        .and_then(|args| Config::parse(&args));
     let checked = check_function(&function);
     match (config, checked) {
         (Ok(config), Ok(())) => expand(&config, function),
@@ -94,12 +94,20 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
         block,
     } = function;
     let name = &sig.ident;
-    let runner = if sig.asyncness.is_some() {
-        quote!(run_async)
-    } else {
-        quote!(run_sync)
+    // The call carries the return type's span: an error about its bound on the body's
+    // outcome points at the return type.
+    let outcome_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => proc_macro2::Span::call_site(),
     };
-    let harness = quote!(::ownership_runtime::harness);
+    let runner = if sig.asyncness.is_some() {
+        proc_macro2::Ident::new("run_async", outcome_span)
+    } else {
+        proc_macro2::Ident::new("run_sync", outcome_span)
+    };
+    let crate_path = &config.crate_path;
+    let harness = quote!(#crate_path::harness);
+    let outcome_check = outcome_check(&sig.output, &harness);
     let mut settings = TokenStream::new();
     if let Some(shared) = config.shared {
         settings.extend(quote!(.shared(#shared)));
@@ -140,20 +148,145 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
             static __OWNED_TEST_RESOURCES: [&'static dyn #harness::TestResource; #count] = [#(&#resources),*];
         }
     };
+    let call_arguments = quote_spanned! {outcome_span=> (
+        #harness::TestConfig::new(::core::concat!(
+            ::core::module_path!(), "::", ::core::stringify!(#name)
+        )) #settings,
+        #name,
+    )};
+    let call = quote_spanned!(outcome_span=> __owned_test_harness::#runner #call_arguments);
     // The body keeps its own signature as an inner function of the same name, so `?`,
     // `return` and the return type work as written; the test calls the harness with it.
     quote! {
+        #outcome_check
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #name() {
             #sig #block
             #resource_list
-            #harness::#runner(
-                #harness::TestConfig::new(::core::concat!(
-                    ::core::module_path!(), "::", ::core::stringify!(#name)
-                )) #settings,
-                #name,
-            )
+            use #harness as __owned_test_harness;
+            #call
         }
+    }
+}
+
+/// A check, beside the test, that its return type is a `TestOutcome`, spanned at that
+/// type so that the error points at it. A test build reports the same error at the same
+/// place through the harness call (spanned alike); but other builds (`cargo check`, the
+/// UI tests) leave the `#[test]` function out, so this check stands in for it there, and
+/// only there (one error per build). A return type with `impl Trait` can't be named
+/// here: the harness call alone checks it.
+fn outcome_check(output: &ReturnType, harness: &TokenStream) -> TokenStream {
+    let ReturnType::Type(_, ty) = output else {
+        return TokenStream::new();
+    };
+    if mentions_impl(ty.to_token_stream()) {
+        return TokenStream::new();
+    }
+    quote_spanned! {ty.span()=>
+        #[cfg(not(test))]
+        const _: () = {
+            const fn returns_a_test_outcome<T: #harness::TestOutcome>() {}
+            returns_a_test_outcome::<#ty>()
+        };
+    }
+}
+
+/// Whether `tokens` hold the `impl` keyword (at any depth).
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    /// The expansion of `#[owned_test(args)]` on a test with every place that names the
+    /// runtime: a return type (its check), a sandbox and settings of its own types.
+    fn expansion(args: TokenStream) -> String {
+        let item = quote!(
+            async fn places_an_order() -> Result<(), String> {
+                Ok(())
+            }
+        );
+        super::owned_test(args, item).to_string()
+    }
+
+    #[test]
+    fn crate_replaces_every_path_to_the_runtime() {
+        let renamed = expansion(quote!(
+            crate = "renamed_runtime",
+            sandbox = DB,
+            flavor = "multi_thread",
+            leftover_tasks = "cancel"
+        ));
+        assert!(!renamed.contains("ownership_runtime"), "{renamed}");
+        assert!(!renamed.contains("compile_error"), "{renamed}");
+        for item in [
+            "TestOutcome",
+            "TestResource",
+            "TestConfig",
+            "Flavor",
+            "LeftoverTasks",
+        ] {
+            assert!(
+                renamed.contains(&format!("renamed_runtime :: harness :: {item}")),
+                "{item} is not named through `renamed_runtime`: {renamed}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_crate_the_runtime_is_named_from_the_root() {
+        let default = expansion(quote!(sandbox = DB));
+        assert!(
+            default.contains(":: ownership_runtime :: harness :: TestConfig"),
+            "{default}"
+        );
+    }
+
+    #[test]
+    fn a_return_type_is_checked_unless_it_is_an_impl_trait() {
+        let named = super::owned_test(
+            TokenStream::new(),
+            quote!(
+                fn counts() -> u32 {
+                    1
+                }
+            ),
+        );
+        assert!(
+            named
+                .to_string()
+                .contains("returns_a_test_outcome :: < u32 >"),
+            "{named}"
+        );
+        let opaque = super::owned_test(
+            TokenStream::new(),
+            quote!(
+                fn counts() -> Box<impl std::fmt::Debug> {
+                    Box::new(1)
+                }
+            ),
+        );
+        assert!(
+            !opaque.to_string().contains("returns_a_test_outcome"),
+            "{opaque}"
+        );
+        let none = super::owned_test(
+            TokenStream::new(),
+            quote!(
+                fn counts() {}
+            ),
+        );
+        assert!(
+            !none.to_string().contains("returns_a_test_outcome"),
+            "{none}"
+        );
     }
 }

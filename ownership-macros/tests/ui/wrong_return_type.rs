@@ -1,11 +1,16 @@
-// `#[owned_test]` expands to this call inside a `#[test]` function, which trybuild (a
-// non-test build) would not compile: so the diagnostic is checked on the call itself.
-use ownership_runtime::harness::{TestConfig, run_async};
+// The error points at the return type. (A test build reports it there through the
+// harness call; this non-test build, which leaves `#[test]` functions out, through the
+// check the attribute puts beside the test.)
+use ownership_runtime::owned_test;
 
+#[owned_test]
 async fn places_an_order() -> u32 {
     42
 }
 
-fn main() {
-    run_async(TestConfig::new("ui::places_an_order"), places_an_order);
+#[owned_test]
+fn checks_the_stock() -> Result<u32, String> {
+    Ok(7)
 }
+
+fn main() {}
