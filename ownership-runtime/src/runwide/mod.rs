@@ -250,8 +250,8 @@ pub enum RunWideError {
     /// The setup returned an error (the source). It is not marked done: the next process
     /// (or call) runs it again.
     #[error(
-        "the run-wide setup `{name}` failed, and is not marked done: the next process that \
-         needs it runs it again"
+        "the run-wide setup `{name}` failed (it is not marked done, so the next process that \
+         needs it runs it again)"
     )]
     SetupFailed {
         /// The setup's name.
@@ -267,8 +267,8 @@ pub enum RunWideError {
     /// The backend failed (a file could not be written, the database could not be
     /// reached); the source says why.
     #[error(
-        "the run-wide lock `{name}` could not {action} ({place}); every process of the run \
-         needs that place: check that it is writable, or that the server is up"
+        "the run-wide lock `{name}` could not {action} at {place} (every process of the run \
+         needs it: check that the folder is writable, or that the database server is up)"
     )]
     Backend {
         /// The lock's name.
