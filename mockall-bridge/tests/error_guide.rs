@@ -69,7 +69,10 @@ fn facade_errors() -> Vec<(&'static str, String)> {
     });
     errors.push(("FacadeError::AlreadyInstalled", twice.unwrap()));
     let from_worker = worker.chain().in_scope(|| FROM_ALLOWED.install(Fixed(2)));
-    errors.push(("FacadeError::InstallFromAllowedActor", chain_of(from_worker)));
+    errors.push((
+        "FacadeError::InstallFromAllowedActor",
+        chain_of(from_worker),
+    ));
     let nothing = test.chain().in_scope(|| NOTHING.allow(worker.id()));
     errors.push(("FacadeError::NothingInstalled", chain_of(nothing)));
     let from_other = other_test.chain().in_scope(|| {
@@ -121,7 +124,10 @@ fn facade_errors() -> Vec<(&'static str, String)> {
         facade: "app::CLOCK",
         source: refused,
     };
-    errors.push(("FacadeError::Ownership", error_chain(&ownership).to_string()));
+    errors.push((
+        "FacadeError::Ownership",
+        error_chain(&ownership).to_string(),
+    ));
     errors.push(("FacadeError::NotSharedOwner", not_shared_owner()));
     errors
 }
@@ -130,12 +136,15 @@ fn facade_errors() -> Vec<(&'static str, String)> {
 fn not_shared_owner() -> String {
     static SHARED: Facade<dyn Clock> = Facade::new("app::CLOCK");
     static REFUSED: Mutex<Option<String>> = Mutex::new(None);
-    run_async(TestConfig::new("tests::global_worker").shared(true), || async {
-        SHARED.install(Fixed(1)).unwrap();
-        let worker = Actor::named("worker");
-        let refused = worker.chain().in_scope(|| SHARED.install(Fixed(2)));
-        *REFUSED.lock().unwrap() = Some(chain_of(refused));
-    });
+    run_async(
+        TestConfig::new("tests::global_worker").shared(true),
+        || async {
+            SHARED.install(Fixed(1)).unwrap();
+            let worker = Actor::named("worker");
+            let refused = worker.chain().in_scope(|| SHARED.install(Fixed(2)));
+            *REFUSED.lock().unwrap() = Some(chain_of(refused));
+        },
+    );
     REFUSED.lock().unwrap().take().unwrap()
 }
 
@@ -201,18 +210,21 @@ fn reports() -> Vec<(&'static str, String)> {
     let (release, released) = mpsc::channel::<()>();
     let (holder_sender, holder) = mpsc::channel();
     let busy = report_of(|| {
-        run_async(TestConfig::new("app::tests::stamps_in_background"), || async move {
-            HELD.install(Fixed(1)).unwrap();
-            let (held, is_held) = mpsc::channel::<()>();
-            let thread = ownership_runtime::thread::spawn(move || {
-                let guard = HELD.get();
-                held.send(()).unwrap();
-                let _ = released.recv_timeout(Duration::from_secs(10));
-                drop(guard);
-            });
-            is_held.recv().unwrap();
-            holder_sender.send(thread).unwrap();
-        })
+        run_async(
+            TestConfig::new("app::tests::stamps_in_background"),
+            || async move {
+                HELD.install(Fixed(1)).unwrap();
+                let (held, is_held) = mpsc::channel::<()>();
+                let thread = ownership_runtime::thread::spawn(move || {
+                    let guard = HELD.get();
+                    held.send(()).unwrap();
+                    let _ = released.recv_timeout(Duration::from_secs(10));
+                    drop(guard);
+                });
+                is_held.recv().unwrap();
+                holder_sender.send(thread).unwrap();
+            },
+        )
     });
     release.send(()).unwrap();
     holder.recv().unwrap().join().unwrap();

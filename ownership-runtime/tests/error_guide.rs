@@ -33,7 +33,9 @@ fn ownership_errors() -> Vec<(&'static str, String)> {
     let worker = Actor::named("worker");
     let stranger = Actor::named("stranger");
     server.get_and_update(test.id(), "db", |_| ((), 1)).unwrap();
-    server.get_and_update(other_test.id(), "db", |_| ((), 2)).unwrap();
+    server
+        .get_and_update(other_test.id(), "db", |_| ((), 2))
+        .unwrap();
     server.allow(test.id(), worker.id(), "db").unwrap();
     let mut errors = vec![
         (
@@ -50,11 +52,14 @@ fn ownership_errors() -> Vec<(&'static str, String)> {
         ),
         (
             "OwnershipError::ReentrantUpdate",
-            chain_of(server.get_and_update(test.id(), "db", |_| {
-                let again = server.get_and_update(test.id(), "db", |_| ((), 3));
-                (again, 3)
-            })
-            .unwrap()),
+            chain_of(
+                server
+                    .get_and_update(test.id(), "db", |_| {
+                        let again = server.get_and_update(test.id(), "db", |_| ((), 3));
+                        (again, 3)
+                    })
+                    .unwrap(),
+            ),
         ),
     ];
     let ended = Actor::named("tests::finished").id();
@@ -108,7 +113,9 @@ fn runwide_errors(runtime: &tokio::runtime::Runtime) -> Vec<(&'static str, Strin
                 ))
             })
             .await;
-        let backend = RunWide::file_in("/dev/null/locks").lock("mail-server").await;
+        let backend = RunWide::file_in("/dev/null/locks")
+            .lock("mail-server")
+            .await;
         let _ = std::fs::remove_dir_all(&dir);
         vec![
             ("RunWideError::Timeout", error_chain(&timeout).to_string()),
@@ -136,7 +143,8 @@ fn flight_errors(runtime: &tokio::runtime::Runtime) -> Vec<(&'static str, String
             })
             .await;
         // Neither can be made to happen here: the background runtime runs.
-        let background = BackgroundError::from_io(io::Error::other("Resource temporarily unavailable"));
+        let background =
+            BackgroundError::from_io(io::Error::other("Resource temporarily unavailable"));
         let not_run = LoadError::NotRun {
             key: "\"schema\"".to_owned(),
             source: Some(std::sync::Arc::new(background.clone())),
@@ -209,7 +217,11 @@ static FAILS_BEFORE_LIST: [&dyn TestResource; 1] = [&FAILS_BEFORE];
 static FAILS_AFTER: Uploads = Uploads {
     test: "app::tests::leaves_uploads",
     before: || Ok(()),
-    after: || vec![Failure::new("2 uploads left behind: delete them in the test")],
+    after: || {
+        vec![Failure::new(
+            "2 uploads left behind: delete them in the test",
+        )]
+    },
 };
 static FAILS_AFTER_LIST: [&dyn TestResource; 1] = [&FAILS_AFTER];
 
@@ -256,7 +268,8 @@ fn reports() -> Vec<(&'static str, String)> {
         (
             "Report::TimedOut",
             report_of(|| {
-                let config = TestConfig::new("app::tests::hangs").timeout(Duration::from_millis(30));
+                let config =
+                    TestConfig::new("app::tests::hangs").timeout(Duration::from_millis(30));
                 run_async(config, || tokio::time::sleep(Duration::from_secs(60)))
             }),
         ),
@@ -323,7 +336,10 @@ fn reports() -> Vec<(&'static str, String)> {
         (
             "Report::Setup (worker_threads)",
             report_of(|| {
-                run_async(TestConfig::new("app::tests::heavy").worker_threads(4), || async {})
+                run_async(
+                    TestConfig::new("app::tests::heavy").worker_threads(4),
+                    || async {},
+                )
             }),
         ),
         (

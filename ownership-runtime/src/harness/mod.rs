@@ -206,9 +206,7 @@ where
                     None => run.body_ended(Ok(None), body_thread),
                 }
             }
-            Err(error) => run
-                .report
-                .push(Problem::Setup(SetupProblem::Thread(error))),
+            Err(error) => run.report.push(Problem::Setup(SetupProblem::Thread(error))),
         }
     }
     if let Some(report) = run.finish() {
@@ -422,8 +420,10 @@ impl TestRun {
         }
         if self.config.shared {
             for (resource, source) in registry::leave(self.actor.id()) {
-                self.report
-                    .push(Problem::Setup(SetupProblem::SharedMode { resource, source }));
+                self.report.push(Problem::Setup(SetupProblem::SharedMode {
+                    resource,
+                    source,
+                }));
             }
         }
         for panic in task_panics {

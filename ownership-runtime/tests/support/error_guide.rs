@@ -124,7 +124,9 @@ pub fn check(part: &str, rendered: &[(&str, String)]) {
     let mut replacements: Vec<((usize, usize), String)> = Vec::new();
     for (heading, message) in rendered {
         let message = normalize(message);
-        let mut matching = sections.iter().filter(|section| section.heading == *heading);
+        let mut matching = sections
+            .iter()
+            .filter(|section| section.heading == *heading);
         let (Some(section), None) = (matching.next(), matching.next()) else {
             problems.push(format!(
                 "`### {heading}`: the part `## {part}` needs exactly one section of that \
@@ -152,7 +154,10 @@ pub fn check(part: &str, rendered: &[(&str, String)]) {
         }
     }
     for section in &sections {
-        if !rendered.iter().any(|(heading, _)| *heading == section.heading) {
+        if !rendered
+            .iter()
+            .any(|(heading, _)| *heading == section.heading)
+        {
             problems.push(format!(
                 "`### {}` in the part `## {part}` is not rendered by this crate's guide test: \
                  remove the section, or render the error in the test",
@@ -209,7 +214,10 @@ fn a_part_is_read_up_to_the_next_part_and_each_section_to_its_first_block() {
                  ### A::Two\n## b\n### B::One\n```text\nb\n```\n";
     let lines: Vec<&str> = guide.lines().collect();
     let part = sections(&lines, "a").unwrap();
-    let headings: Vec<&str> = part.iter().map(|section| section.heading.as_str()).collect();
+    let headings: Vec<&str> = part
+        .iter()
+        .map(|section| section.heading.as_str())
+        .collect();
     assert_eq!(headings, ["A::One", "A::Two"]);
     let (first, end) = part[0].block.unwrap();
     assert_eq!(lines[first..end], ["one"]);
