@@ -368,14 +368,14 @@ where
             sender,
             done: false,
         };
-        let handle = match background::runtime() {
+        let handle = match background::handle() {
             Ok(handle) => handle,
             Err(error) => {
                 let key = format!("{:?}", finish.key);
-                let source: LoaderError = Arc::new(error);
+                let source: Box<dyn std::error::Error + Send + Sync> = error.into();
                 finish.complete(Err(LoadError::NotRun {
                     key,
-                    source: Some(source),
+                    source: Some(Arc::from(source)),
                 }));
                 return;
             }
