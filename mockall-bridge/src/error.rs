@@ -5,7 +5,6 @@
 //!
 //! [`Facade::get`]: crate::Facade::get
 
-use std::fmt;
 use std::panic::Location;
 
 use ownership_runtime::{ActorId, Callers, OwnershipError};
@@ -14,8 +13,10 @@ use ownership_runtime::{ActorId, Callers, OwnershipError};
 /// [`Facade::uninstall`](crate::Facade::uninstall) or
 /// [`Facade::set_default`](crate::Facade::set_default) refused.
 ///
-/// Its `Debug` output is its message, so that `.unwrap()` in a test prints the whole
-/// explanation.
+/// A refusal of the facade's ownership server that has no variant of its own is
+/// [`FacadeError::Ownership`], with the server's error as its
+/// [`source`](std::error::Error::source): show it with
+/// [`error_chain`](ownership_runtime::error_chain).
 ///
 /// ```
 /// use mockall_bridge::{Facade, FacadeError};
@@ -37,7 +38,7 @@ use ownership_runtime::{ActorId, Callers, OwnershipError};
 /// assert!(matches!(error, FacadeError::NoActor { facade: "app::CLOCK", .. }));
 /// assert!(error.to_string().contains("runs for no actor"));
 /// ```
-#[derive(Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum FacadeError {
     /// The calling code runs for no actor (`callers()` is empty), so nobody could own a
@@ -209,20 +210,15 @@ pub enum FacadeError {
         facade: &'static str,
     },
 
-    /// Another refusal of the ownership server.
-    #[error("facade `{facade}`: {source}")]
+    /// Another refusal of the ownership server (the source says which).
+    #[error("facade `{facade}` refused the request; its ownership server says why")]
     Ownership {
         /// The facade's name.
         facade: &'static str,
         /// The server's error.
+        #[source]
         source: OwnershipError<()>,
     },
-}
-
-impl fmt::Debug for FacadeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
 }
 
 impl FacadeError {
@@ -294,8 +290,6 @@ impl FacadeError {
 /// [`Facade::get`](crate::Facade::get) panics with, and
 /// [`Facade::try_get`](crate::Facade::try_get) returns.
 ///
-/// Its `Debug` output is its message.
-///
 /// ```
 /// use mockall_bridge::{CallError, Facade};
 ///
@@ -311,7 +305,7 @@ impl FacadeError {
 /// assert!(message.contains("facade `app::CLOCK` has no implementation for this call"));
 /// assert!(message.contains("give the facade a default implementation"));
 /// ```
-#[derive(Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
     /// No actor of the calling chain owns a mock in the facade or is allowed to use one,
@@ -355,12 +349,6 @@ pub enum CallError {
         /// The owner.
         owner: ActorId,
     },
-}
-
-impl fmt::Debug for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
 }
 
 /// How many owners the not-owned message names before it says "and N more".

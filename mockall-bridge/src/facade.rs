@@ -183,7 +183,7 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     pub fn get(&self) -> Guard<'_, T> {
         match self.try_get() {
             Ok(guard) => guard,
-            Err(error) => panic!("{error}"),
+            Err(error) => panic!("{}", ownership_runtime::error_chain(&error)),
         }
     }
 

@@ -1,4 +1,5 @@
-//! The errors of the ownership server, with messages that say what to do.
+//! The errors of the ownership server, with messages that say what to do, and the one way
+//! this workspace shows an error with its causes ([`error_chain`]).
 
 use crate::actor_id::ActorId;
 
@@ -162,4 +163,61 @@ impl<K> OwnershipError<K> {
 pub struct SharedOwnerDown {
     /// The actor that has ended.
     pub actor: ActorId,
+}
+
+/// An error followed by its causes, as `message: cause: cause's cause`: how every report and
+/// panic message of this workspace shows an error (see [`error_chain`]).
+///
+/// Errors here follow thiserror's practice: an error's `Display` says what went wrong at its
+/// own level, and its cause is only reachable through
+/// [`source()`](std::error::Error::source). `ErrorChain` walks that chain once, so that no
+/// message repeats its cause.
+///
+/// ```
+/// use ownership_runtime::ErrorChain;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("could not load the fixtures")]
+/// struct Fixtures(#[source] std::io::Error);
+///
+/// let error = Fixtures(std::io::Error::other("disk full"));
+/// assert_eq!(ErrorChain(&error).to_string(), "could not load the fixtures: disk full");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
+/// `error` and its causes, as one line: `message: cause: cause's cause` (see
+/// [`ErrorChain`]). Use it wherever an error is shown to a person (a report, a panic
+/// message, a log line): an error's own `Display` leaves its causes out.
+///
+/// ```
+/// use ownership_runtime::error_chain;
+/// use ownership_runtime::runwide::{RunWide, RunWideError};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # let dir = std::env::temp_dir().join(format!("error-chain-doc-{}", std::process::id()));
+/// let run_wide = RunWide::file_in(&dir).with_run_id("doc");
+/// let error = run_wide
+///     .once("fixtures", || async { Err(std::io::Error::other("disk full")) })
+///     .await
+///     .unwrap_err();
+/// // The error's own message leaves the cause to `source()`; the chain has both.
+/// assert!(!error.to_string().contains("disk full"));
+/// assert!(error_chain(&error).to_string().ends_with(": disk full"));
+/// # });
+/// ```
+pub fn error_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> ErrorChain<'a> {
+    ErrorChain(error)
 }

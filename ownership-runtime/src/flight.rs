@@ -99,32 +99,44 @@ impl<V> Fetched<V> {
     }
 }
 
+/// A loader's error, shared by every fetch that waited for the same load.
+pub type LoaderError = Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why a fetch got no value. Every fetch that waited for the same load gets the same
-/// error.
+/// error (it is cheap to clone: the loader's error is shared). The loader's error is the
+/// [`source`](std::error::Error::source); show the whole with
+/// [`error_chain`](crate::error_chain).
 ///
 /// ```
-/// use ownership_runtime::flight::LoadError;
+/// use ownership_runtime::error_chain;
+/// use ownership_runtime::flight::{LoadError, SingleFlight};
 ///
-/// let error = LoadError::Failed { key: "\"schema\"".into(), message: "connection refused".into() };
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let schemas: SingleFlight<&str, ()> = SingleFlight::new();
+/// let refused = std::io::Error::other("connection refused");
+/// let error = schemas.fetch("schema", || async { Err::<(), _>(refused) }).await.unwrap_err();
+/// assert!(matches!(&error, LoadError::Failed { key, .. } if key == "\"schema\""));
 /// assert_eq!(
-///     error.to_string(),
-///     "the loader of \"schema\" failed: connection refused (failures are not kept: the next \
-///      fetch runs the loader again)"
+///     error_chain(&error).to_string(),
+///     "the loader of \"schema\" failed (failures are not kept: the next fetch runs the \
+///      loader again): connection refused"
 /// );
+/// # });
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The loader returned an error.
+    /// The loader returned an error (the source).
     #[error(
-        "the loader of {key} failed: {message} (failures are not kept: the next fetch runs the \
-         loader again)"
+        "the loader of {key} failed (failures are not kept: the next fetch runs the loader \
+         again)"
     )]
     Failed {
         /// The key, as `Debug` shows it.
         key: String,
-        /// The loader's error, as `Display` shows it.
-        message: String,
+        /// The loader's error.
+        #[source]
+        source: LoaderError,
     },
     /// The loader panicked.
     #[error(
@@ -137,14 +149,19 @@ pub enum LoadError {
         /// The panic's message.
         message: String,
     },
-    /// The load could not run to its end (the process's background runtime is gone or
-    /// could not start).
-    #[error("the loader of {key} could not run: {message}")]
+    /// The load could not run to its end: the process's background runtime could not
+    /// start (the source says why), or stopped during the load.
+    #[error(
+        "the loader of {key} could not run to its end: the process's background runtime \
+         could not start or stopped during the load (a process that is exiting, or out of \
+         threads)"
+    )]
     NotRun {
         /// The key, as `Debug` shows it.
         key: String,
-        /// Why.
-        message: String,
+        /// Why, when known (the background runtime's error, the load task's).
+        #[source]
+        source: Option<LoaderError>,
     },
 }
 
@@ -265,14 +282,15 @@ where
     /// assert_eq!((first, second), (Fetched::Loaded(10), Fetched::Kept(10)));
     ///
     /// let failed = flight.fetch(2, || async { Err::<u32, _>("no such key") }).await;
-    /// assert!(failed.unwrap_err().to_string().contains("no such key"));
+    /// let error = failed.unwrap_err();
+    /// assert!(ownership_runtime::error_chain(&error).to_string().ends_with(": no such key"));
     /// # });
     /// ```
     pub async fn fetch<F, Fut, E>(&self, key: K, loader: F) -> Result<Fetched<V>, LoadError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
-        E: fmt::Display + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
     {
         let (mut outcome, started_here) = {
             let mut slots = self
@@ -304,7 +322,7 @@ where
         let value = outcome.unwrap_or_else(|| {
             Err(LoadError::NotRun {
                 key: format!("{key:?}"),
-                message: "the background runtime stopped during the load".to_owned(),
+                source: None,
             })
         })?;
         Ok(if started_here {
@@ -342,7 +360,7 @@ where
     fn start<Fut, E>(&self, key: K, load: Fut, sender: watch::Sender<Option<Outcome<V>>>)
     where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
-        E: fmt::Display + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
     {
         let mut finish = Finish {
             inner: self.inner.clone(),
@@ -354,8 +372,11 @@ where
             Ok(handle) => handle,
             Err(error) => {
                 let key = format!("{:?}", finish.key);
-                let message = error.to_string();
-                finish.complete(Err(LoadError::NotRun { key, message }));
+                let source: Box<dyn std::error::Error + Send + Sync> = error.into();
+                finish.complete(Err(LoadError::NotRun {
+                    key,
+                    source: Some(Arc::from(source)),
+                }));
                 return;
             }
         };
@@ -368,7 +389,7 @@ where
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(error)) => Err(LoadError::Failed {
                     key,
-                    message: error.to_string(),
+                    source: Arc::from(error.into()),
                 }),
                 Err(error) if error.is_panic() => Err(LoadError::Panicked {
                     key,
@@ -376,7 +397,7 @@ where
                 }),
                 Err(error) => Err(LoadError::NotRun {
                     key,
-                    message: error.to_string(),
+                    source: Some(Arc::new(error)),
                 }),
             };
             finish.complete(outcome);

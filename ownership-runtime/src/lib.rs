@@ -81,7 +81,7 @@ mod thread_safety;
 pub use actor::Actor;
 pub use actor_id::ActorId;
 pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};
-pub use error::{OwnershipError, SharedOwnerDown};
+pub use error::{ErrorChain, OwnershipError, SharedOwnerDown, error_chain};
 pub use ownership::{Found, LazyResolver, Mode, Ownership, Snapshot, ToAllow};
 /// The `#[owned_test]` attribute (feature `macros`, on by default).
 #[cfg(feature = "macros")]

@@ -4,7 +4,6 @@
 //! runtime. In one process, the caller keeps a `OnceCell` in front of it, so that only
 //! the first checkout of the process asks.
 
-use std::fmt;
 use std::future::Future;
 
 use ownership_runtime::background;
@@ -25,7 +24,7 @@ pub(crate) async fn once_per_run<F, Fut, E>(
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: fmt::Display + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
 {
     let done = background::run(async move {
         run_wide
@@ -34,7 +33,7 @@ where
             .map(|_| ())
             .map_err(|error| match error {
                 RunWideError::SetupFailed { message, .. } => message,
-                other => other.to_string(),
+                other => ownership_runtime::error_chain(&other).to_string(),
             })
     })
     .await;

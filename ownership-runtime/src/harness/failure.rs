@@ -1,10 +1,28 @@
 //! [`Failure`]: what a [`TestResource`](super::TestResource) found wrong with a test; it
-//! fails the test and is listed in its report.
+//! fails the test and is listed in its report, with its causes.
 
+use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
+
+/// A cause of a failure, shared by its clones.
+type Cause = Arc<dyn Error + Send + Sync>;
+
+/// Where a failure's message and causes come from.
+#[derive(Debug, Clone)]
+enum Causes {
+    /// The message alone.
+    None,
+    /// The message, caused by this error.
+    Source(Cause),
+    /// This error's message and causes (the failure is the error).
+    Of(Cause),
+}
 
 /// Something a resource found wrong with a test (an unmet expectation, a connection not
-/// returned). It fails the test and is listed in its report, under the resource's name.
+/// returned). It fails the test and is listed in its report, under the resource's name,
+/// followed by its causes (its [`source`](Error::source) chain, see
+/// [`error_chain`](crate::error_chain)).
 ///
 /// ```
 /// use ownership_runtime::harness::Failure;
@@ -13,9 +31,10 @@ use std::fmt;
 /// assert_eq!(failure.message(), "MockClock::now: expected 1 call, got 0");
 /// ```
 #[must_use = "a Failure fails the test only when a resource returns it"]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Failure {
     message: String,
+    causes: Causes,
     /// Whether the resource's service can't be reached, so that the test is skipped.
     unavailable: bool,
 }
@@ -33,8 +52,50 @@ impl Failure {
     pub fn new(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
+            causes: Causes::None,
             unavailable: false,
         }
+    }
+
+    /// A failure that is `error`: its message is the error's, and its causes the error's
+    /// causes. For a resource whose operation failed with an error that already says what
+    /// went wrong and how to fix it.
+    ///
+    /// ```
+    /// use ownership_runtime::error_chain;
+    /// use ownership_runtime::harness::Failure;
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("could not empty the outbox")]
+    /// struct Outbox(#[source] std::io::Error);
+    ///
+    /// let failure = Failure::from_error(Outbox(std::io::Error::other("disk full")));
+    /// assert_eq!(failure.message(), "could not empty the outbox");
+    /// assert_eq!(error_chain(&failure).to_string(), "could not empty the outbox: disk full");
+    /// ```
+    pub fn from_error(error: impl Error + Send + Sync + 'static) -> Failure {
+        Failure {
+            message: error.to_string(),
+            causes: Causes::Of(Arc::new(error)),
+            unavailable: false,
+        }
+    }
+
+    /// This failure, caused by `source`: the report shows the message, then the source's
+    /// chain (`message: cause: cause`). Keep the cause out of the message.
+    ///
+    /// ```
+    /// use ownership_runtime::error_chain;
+    /// use ownership_runtime::harness::Failure;
+    ///
+    /// let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder");
+    /// let failure = Failure::new("could not remove the uploads").with_source(missing);
+    /// assert_eq!(failure.message(), "could not remove the uploads");
+    /// assert_eq!(error_chain(&failure).to_string(), "could not remove the uploads: no such folder");
+    /// ```
+    pub fn with_source(mut self, source: impl Into<Box<dyn Error + Send + Sync>>) -> Failure {
+        self.causes = Causes::Source(Arc::from(source.into()));
+        self
     }
 
     /// A resource's service can't be reached (a database server that is down), and the
@@ -69,6 +130,7 @@ impl Failure {
     pub fn unavailable(message: impl Into<String>) -> Failure {
         Failure {
             message: message.into(),
+            causes: Causes::None,
             unavailable: true,
         }
     }
@@ -85,7 +147,7 @@ impl Failure {
         self.unavailable
     }
 
-    /// The message.
+    /// The message, without its causes (see [`error_chain`](crate::error_chain) for both).
     ///
     /// ```
     /// use ownership_runtime::harness::Failure;
@@ -102,5 +164,15 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+impl Error for Failure {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.causes {
+            Causes::None => None,
+            Causes::Source(source) => Some(&**source),
+            Causes::Of(error) => error.source(),
+        }
     }
 }

@@ -66,7 +66,7 @@ use std::time::Duration;
 use tokio::runtime::Builder;
 
 use self::leftovers::{Leftovers, TestRuntime};
-use self::report::{Problem, Report};
+use self::report::{Problem, Report, SetupProblem};
 use crate::actor::Actor;
 
 pub use self::config::{DEFAULT_LEFTOVER_GRACE, Flavor, LeftoverTasks, TestConfig};
@@ -206,9 +206,7 @@ where
                     None => run.body_ended(Ok(None), body_thread),
                 }
             }
-            Err(error) => run.report.push(Problem::Setup(format!(
-                "could not start the test's thread: {error}"
-            ))),
+            Err(error) => run.report.push(Problem::Setup(SetupProblem::Thread(error))),
         }
     }
     if let Some(report) = run.finish() {
@@ -226,12 +224,12 @@ fn pause_clock(builder: &mut Builder) -> Result<(), Problem> {
 
 #[cfg(not(feature = "start-paused"))]
 fn pause_clock(_: &mut Builder) -> Result<(), Problem> {
-    Err(Problem::Setup(
-        "`start_paused` needs the `start-paused` feature of ownership-runtime (on by default; \
-         a crate that depends on it with `default-features = false` must turn it on in its \
-         dev-dependencies)"
-            .to_owned(),
-    ))
+    Err(Problem::Setup(SetupProblem::PausedWithoutFeature))
+}
+
+/// The failure of a resource whose code panicked.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> Failure {
+    Failure::new(format!("panicked: {}", panics::payload_message(payload)))
 }
 
 /// Runs `body`, or gives up after `timeout` of wall-clock time (`None`).
@@ -310,22 +308,22 @@ impl TestRun {
             }
             registry::name(resource);
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| resource.before_test(&context)));
-            let message = match outcome {
+            let failure = match outcome {
                 Ok(Ok(())) => continue,
                 Ok(Err(failure)) if failure.is_unavailable() => {
                     self.ready = false;
-                    match skip::skip(self.config.name, &resource.name(), failure.message()) {
+                    match skip::skip(self.config.name, &resource.name(), &failure) {
                         Ok(()) => break,
-                        Err(message) => message,
+                        Err(failure) => failure,
                     }
                 }
-                Ok(Err(failure)) => failure.message().to_owned(),
-                Err(payload) => format!("panicked: {}", panics::payload_message(&*payload)),
+                Ok(Err(failure)) => failure,
+                Err(payload) => panicked(&*payload),
             };
             self.report.push(Problem::Resource {
                 resource: resource.name(),
                 stage: "before the test",
-                message,
+                failure,
             });
             self.ready = false;
         }
@@ -340,26 +338,19 @@ impl TestRun {
         };
         if let Some(threads) = config.worker_threads {
             if config.flavor == Flavor::CurrentThread || threads == 0 {
-                return Err(Problem::Setup(format!(
-                    "`worker_threads = {threads}` needs `flavor = \"multi_thread\"` and at least one thread"
-                )));
+                return Err(Problem::Setup(SetupProblem::WorkerThreads { threads }));
             }
             builder.worker_threads(threads);
         }
         if config.start_paused {
             if config.flavor == Flavor::MultiThread {
-                return Err(Problem::Setup(
-                    "`start_paused` needs `flavor = \"current_thread\"` (tokio can only pause the \
-                     clock of a current-thread runtime)"
-                        .to_owned(),
-                ));
+                return Err(Problem::Setup(SetupProblem::PausedMultiThread));
             }
             pause_clock(&mut builder)?;
         }
         builder.enable_all();
-        TestRuntime::build(&mut builder, self.actor.chain()).map_err(|error| {
-            Problem::Setup(format!("could not build the test's tokio runtime: {error}"))
-        })
+        TestRuntime::build(&mut builder, self.actor.chain())
+            .map_err(|error| Problem::Setup(SetupProblem::Runtime(error)))
     }
 
     /// Records how the body ended: `Ok(None)` is a timeout, `Ok(Some(failure))` a return.
@@ -414,27 +405,25 @@ impl TestRun {
             for resource in registry::newest_first() {
                 let outcome =
                     panic::catch_unwind(AssertUnwindSafe(|| resource.after_test(&context)));
-                let messages = match outcome {
-                    Ok(failures) => failures
-                        .into_iter()
-                        .map(|failure| failure.message().to_owned())
-                        .collect(),
-                    Err(payload) => {
-                        vec![format!("panicked: {}", panics::payload_message(&*payload))]
-                    }
+                let failures = match outcome {
+                    Ok(failures) => failures,
+                    Err(payload) => vec![panicked(&*payload)],
                 };
-                for message in messages {
+                for failure in failures {
                     self.report.push(Problem::Resource {
                         resource: resource.name(),
                         stage: "after the test",
-                        message,
+                        failure,
                     });
                 }
             }
         }
         if self.config.shared {
-            for problem in registry::leave(self.actor.id()) {
-                self.report.push(Problem::Setup(problem));
+            for (resource, source) in registry::leave(self.actor.id()) {
+                self.report.push(Problem::Setup(SetupProblem::SharedMode {
+                    resource,
+                    source,
+                }));
             }
         }
         for panic in task_panics {

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::resource::{ResourceKey, TestResource};
 use crate::actor_id::ActorId;
+use crate::error::SharedOwnerDown;
 use crate::ownership::Mode;
 
 /// How the registry holds a resource.
@@ -67,8 +68,9 @@ struct Registry {
     resources: Vec<(ResourceKey, Held)>,
     /// The shared test that runs now (shared tests run alone: the harness's gate).
     shared: Option<ActorId>,
-    /// Switches that failed during the shared test, for its report.
-    problems: Vec<String>,
+    /// Switches that failed during the shared test (the resource's name, the error), for
+    /// its report.
+    problems: Vec<(String, SharedOwnerDown)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
@@ -98,7 +100,7 @@ impl Registry {
     /// Switches one resource, keeping a failure for the report.
     fn switch(&mut self, resource: &dyn TestResource, mode: Mode) {
         if let Err(error) = resource.switch_mode(mode) {
-            self.problems.push(format!("{}: {error}", resource.name()));
+            self.problems.push((resource.name(), error));
         }
     }
 
@@ -179,7 +181,7 @@ pub(super) fn enter(test: ActorId) {
 
 /// Ends the shared test `test`: every resource back to private mode. Returns the switches
 /// that failed meanwhile.
-pub(super) fn leave(test: ActorId) -> Vec<String> {
+pub(super) fn leave(test: ActorId) -> Vec<(String, SharedOwnerDown)> {
     let mut registry = registry();
     if registry.shared != Some(test) {
         return Vec::new();

@@ -1,16 +1,59 @@
 //! The failure report: everything that went wrong in one test, in one message.
 
+//!
+//! Every error in it is shown with its causes, by [`error_chain`]: the one place where the
+//! harness turns an error into text.
+
 use std::fmt;
 use std::time::Duration;
 
+use super::failure::Failure;
 use super::leftovers::after;
 use super::panics::CapturedPanic;
+use crate::error::{SharedOwnerDown, error_chain};
+
+/// Why the harness could not set a test up.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SetupProblem {
+    /// `worker_threads` on a current-thread runtime, or zero.
+    #[error(
+        "`worker_threads = {threads}` needs `flavor = \"multi_thread\"` and at least one thread"
+    )]
+    WorkerThreads { threads: usize },
+    /// `start_paused` on a multi-thread runtime.
+    #[error(
+        "`start_paused` needs `flavor = \"current_thread\"` (tokio can only pause the clock of \
+         a current-thread runtime)"
+    )]
+    PausedMultiThread,
+    /// `start_paused` without the `start-paused` feature.
+    #[cfg_attr(feature = "start-paused", allow(dead_code))]
+    #[error(
+        "`start_paused` needs the `start-paused` feature of ownership-runtime (on by default; \
+         a crate that depends on it with `default-features = false` must turn it on in its \
+         dev-dependencies)"
+    )]
+    PausedWithoutFeature,
+    /// tokio could not build the test's runtime.
+    #[error("could not build the test's tokio runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The body's thread could not start.
+    #[error("could not start the test's thread")]
+    Thread(#[source] std::io::Error),
+    /// A resource could not be switched to or from shared mode.
+    #[error("{resource} could not switch modes for the shared test")]
+    SharedMode {
+        resource: String,
+        #[source]
+        source: SharedOwnerDown,
+    },
+}
 
 /// One thing that went wrong, in the order the report lists them.
 #[derive(Debug)]
 pub(crate) enum Problem {
     /// The harness could not set the test up (its runtime, shared mode).
-    Setup(String),
+    Setup(SetupProblem),
     /// The body panicked.
     BodyPanicked {
         message: String,
@@ -25,7 +68,7 @@ pub(crate) enum Problem {
     Resource {
         resource: String,
         stage: &'static str,
-        message: String,
+        failure: Failure,
     },
     /// A task or thread of the test panicked.
     TaskPanicked(CapturedPanic),
@@ -40,7 +83,9 @@ pub(crate) enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Setup(message) => write!(f, "the test could not be set up: {message}"),
+            Problem::Setup(problem) => {
+                write!(f, "the test could not be set up: {}", error_chain(problem))
+            }
             Problem::BodyPanicked { message, location } => {
                 f.write_str("the test panicked")?;
                 if let Some(location) = location {
@@ -58,8 +103,8 @@ impl fmt::Display for Problem {
             Problem::Resource {
                 resource,
                 stage,
-                message,
-            } => write!(f, "{resource} ({stage}): {message}"),
+                failure,
+            } => write!(f, "{resource} ({stage}): {}", error_chain(failure)),
             Problem::TaskPanicked(panic) => {
                 let place = if panic.in_task { "a task" } else { "a thread" };
                 write!(f, "{place} of the test panicked")?;

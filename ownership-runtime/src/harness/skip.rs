@@ -13,6 +13,9 @@
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
 
+use super::failure::Failure;
+use crate::error::error_chain;
+
 /// The tests this process skipped: how many, and the distinct reasons.
 struct Skipped {
     count: usize,
@@ -32,16 +35,17 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|ci| ci.eq_ignore_ascii_case("true") || ci == "1")
 }
 
-/// Skips `test` because `resource` is unavailable for `message`, or, under `CI=true`,
+/// Skips `test` because `resource` is unavailable (`failure`), or, under `CI=true`,
 /// returns why the test fails instead.
-pub(super) fn skip(test: &str, resource: &str, message: &str) -> Result<(), String> {
+pub(super) fn skip(test: &str, resource: &str, failure: &Failure) -> Result<(), Failure> {
     if in_ci() {
-        return Err(format!(
-            "{message} (CI=true: a test whose service can't be reached fails instead of being \
-             skipped; start the service before the tests)"
-        ));
+        return Err(Failure::new(format!(
+            "{} (CI=true: a test whose service can't be reached fails instead of being \
+             skipped; start the service before the tests)",
+            error_chain(failure)
+        )));
     }
-    let reason = &format!("{resource}: {message}");
+    let reason = &format!("{resource}: {}", error_chain(failure));
     let _ = writeln!(std::io::stderr(), "skipped {test}: {reason}");
     let mut skipped = SKIPPED.lock().unwrap_or_else(PoisonError::into_inner);
     skipped.count += 1;

@@ -66,20 +66,20 @@ impl FileLock {
         deadline: Instant,
     ) -> Result<FileLock, RunWideError> {
         let path = dir.join(format!("{}.lock", file_stem(name)));
-        let failed = |message: String| RunWideError::Backend {
+        let failed = |action: &'static str, error: std::io::Error| RunWideError::Backend {
             name: name.to_owned(),
             place: path.display().to_string(),
-            message,
+            action,
+            source: error.into(),
         };
-        fs::create_dir_all(dir)
-            .map_err(|error| failed(format!("could not create the folder: {error}")))?;
+        fs::create_dir_all(dir).map_err(|error| failed("create its folder", error))?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|error| failed(format!("could not open the lock file: {error}")))?;
+            .map_err(|error| failed("open its lock file", error))?;
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -104,7 +104,7 @@ impl FileLock {
                     });
                 }
                 Err(TryLockError::Error(error)) => {
-                    return Err(failed(format!("could not lock the file: {error}")));
+                    return Err(failed("lock its file", error));
                 }
             }
         }
@@ -147,7 +147,8 @@ pub(super) fn is_done(dir: &Path, name: &str, run_id: &str) -> Result<bool, RunW
         Err(error) => Err(RunWideError::Backend {
             name: name.to_owned(),
             place: done.display().to_string(),
-            message: format!("could not read the mark of completion: {error}"),
+            action: "read its mark of completion",
+            source: error.into(),
         }),
     }
 }
@@ -164,6 +165,7 @@ pub(super) fn mark_done(dir: &Path, name: &str, run_id: &str) -> Result<(), RunW
         .map_err(|error| RunWideError::Backend {
             name: name.to_owned(),
             place: done.display().to_string(),
-            message: format!("could not mark the setup done: {error}"),
+            action: "mark the setup done",
+            source: error.into(),
         })
 }

@@ -39,7 +39,6 @@ mod file;
 #[cfg(feature = "postgres")]
 mod postgres;
 
-use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -248,29 +247,88 @@ pub enum RunWideError {
         /// How long this process waited.
         waited: Duration,
     },
-    /// The setup returned an error. It is not marked done: the next process (or call)
-    /// runs it again.
+    /// The setup returned an error (the source). It is not marked done: the next process
+    /// (or call) runs it again.
     #[error(
-        "the run-wide setup `{name}` failed: {message}. It is not marked done, so the next \
-         process that needs it runs it again"
+        "the run-wide setup `{name}` failed (it is not marked done, so the next process that \
+         needs it runs it again)"
     )]
     SetupFailed {
         /// The setup's name.
         name: String,
-        /// The setup's error, as `Display` shows it.
+        /// The setup's error, as `Display` shows it: the same error as the source, for
+        /// callers that keep messages. Prefer the source (and
+        /// [`error_chain`](crate::error_chain)); this field goes once no caller needs it.
         message: String,
+        /// The setup's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The backend failed (a file could not be written, the database could not be
-    /// reached).
-    #[error("the run-wide lock `{name}` failed at {place}: {message}")]
+    /// reached); the source says why.
+    #[error(
+        "the run-wide lock `{name}` could not {action} at {place} (every process of the run \
+         needs it: check that the folder is writable, or that the database server is up)"
+    )]
     Backend {
         /// The lock's name.
         name: String,
         /// Where (a path, a database).
         place: String,
+        /// What it was doing: "create its folder", "connect", ...
+        action: &'static str,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: BackendCause,
     },
+}
+
+impl RunWideError {
+    /// The name of the lock or setup the error is about.
+    ///
+    /// ```
+    /// use ownership_runtime::runwide::RunWide;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let error = RunWide::file_in("/dev/null/locks").lock("mail-server").await.unwrap_err();
+    /// assert_eq!(error.name(), "mail-server");
+    /// # });
+    /// ```
+    pub fn name(&self) -> &str {
+        match self {
+            RunWideError::Timeout { name, .. }
+            | RunWideError::SetupFailed { name, .. }
+            | RunWideError::Backend { name, .. } => name,
+        }
+    }
+}
+
+/// Why a backend of run-wide locks failed: the file system's error, or the database's.
+///
+/// ```
+/// use ownership_runtime::error_chain;
+/// use ownership_runtime::runwide::{BackendCause, RunWide, RunWideError};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // A folder can't be made inside a file.
+/// let error = RunWide::file_in("/dev/null/locks").lock("mail-server").await.unwrap_err();
+/// assert!(matches!(
+///     &error,
+///     RunWideError::Backend { action: "create its folder", source: BackendCause::Io(_), .. }
+/// ));
+/// assert!(error_chain(&error).to_string().ends_with("Not a directory (os error 20)"));
+/// # });
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendCause {
+    /// A file could not be made, read, written or locked.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The PostgreSQL server could not be reached, or refused a query.
+    #[cfg(feature = "postgres")]
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
 }
 
 /// Where the locks and the marks of completed setups live.
@@ -519,8 +577,8 @@ impl RunWide {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// # let dir = std::env::temp_dir().join(format!("runwide-once-doc-{}", std::process::id()));
     /// let run_wide = RunWide::file_in(&dir).with_run_id("doc");
-    /// let failed = run_wide.once("fixtures", || async { Err("no disk") }).await;
-    /// assert!(failed.unwrap_err().to_string().contains("no disk"));
+    /// let failed = run_wide.once("fixtures", || async { Err("no disk") }).await.unwrap_err();
+    /// assert!(ownership_runtime::error_chain(&failed).to_string().ends_with(": no disk"));
     /// let retried = run_wide.once("fixtures", || async { Ok::<_, &str>(()) }).await.unwrap();
     /// assert_eq!(retried, Once::RanHere);
     /// # });
@@ -529,7 +587,7 @@ impl RunWide {
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         if self.noted_done(name) {
             return Ok(Once::AlreadyDone);
@@ -542,9 +600,11 @@ impl RunWide {
         }
         if let Err(error) = setup().await {
             lock.release().await;
+            let source = error.into();
             return Err(RunWideError::SetupFailed {
                 name: name.to_owned(),
-                message: error.to_string(),
+                message: source.to_string(),
+                source,
             });
         }
         lock.mark_done(name, &self.run_id).await?;

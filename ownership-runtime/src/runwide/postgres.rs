@@ -51,20 +51,21 @@ impl PgLock {
         deadline: Instant,
     ) -> Result<PgLock, RunWideError> {
         let place = redact_url(url);
-        let failed = |message: String| RunWideError::Backend {
+        let failed = |action: &'static str, error: sqlx::Error| RunWideError::Backend {
             name: name.to_owned(),
             place: place.clone(),
-            message,
+            action,
+            source: error.into(),
         };
         let mut connection = PgConnection::connect(url)
             .await
-            .map_err(|error| failed(format!("could not connect: {error}")))?;
+            .map_err(|error| failed("connect", error))?;
         let application = format!("ownership-runwide process {}", std::process::id());
         sqlx::query("SELECT set_config('application_name', $1, false)")
             .bind(&application)
             .execute(&mut connection)
             .await
-            .map_err(|error| failed(error.to_string()))?;
+            .map_err(|error| failed("name its session", error))?;
         let key = lock_key(name);
         let started = Instant::now();
         let mut attempt = 0;
@@ -73,7 +74,7 @@ impl PgLock {
                 .bind(key)
                 .fetch_one(&mut connection)
                 .await
-                .map_err(|error| failed(error.to_string()))?;
+                .map_err(|error| failed("try the advisory lock", error))?;
             if locked {
                 break;
             }
@@ -108,7 +109,7 @@ impl PgLock {
         }
         create_table(&mut connection)
             .await
-            .map_err(|error| failed(format!("could not create ownership_runwide_done: {error}")))?;
+            .map_err(|error| failed("create the table ownership_runwide_done", error))?;
         Ok(PgLock {
             connection,
             name: name.to_owned(),
@@ -116,11 +117,12 @@ impl PgLock {
         })
     }
 
-    fn failed(&self, message: String) -> RunWideError {
+    fn failed(&self, action: &'static str, error: sqlx::Error) -> RunWideError {
         RunWideError::Backend {
             name: self.name.clone(),
             place: self.place.clone(),
-            message,
+            action,
+            source: error.into(),
         }
     }
 
@@ -131,7 +133,7 @@ impl PgLock {
                 .bind(run_id)
                 .fetch_optional(&mut self.connection)
                 .await
-                .map_err(|error| self.failed(error.to_string()))?;
+                .map_err(|error| self.failed("read the table ownership_runwide_done", error))?;
         Ok(done.is_some())
     }
 
@@ -141,7 +143,7 @@ impl PgLock {
             .bind(run_id)
             .execute(&mut self.connection)
             .await
-            .map_err(|error| self.failed(error.to_string()))?;
+            .map_err(|error| self.failed("mark the setup done", error))?;
         Ok(())
     }
 
