@@ -4,9 +4,11 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{RunWideError, backoff};
+use crate::background;
 
 /// The default folder: `ownership-runwide/` in the cargo target directory.
 pub(super) fn default_dir() -> PathBuf {
@@ -52,10 +54,25 @@ pub(super) fn fnv1a(text: &str) -> u64 {
 
 /// A held file lock. Dropping it closes the file, which releases the lock; so does the
 /// death of the process.
+///
+/// Its file work (opening, writing, `fsync`) blocks, so it runs on the background
+/// runtime's blocking threads, never on the async task that asked: that task may be the
+/// background worker that drives every pool connection of the process. Taking the lock
+/// is a non-blocking `try_lock`, retried with a backoff.
 #[derive(Debug)]
 pub(super) struct FileLock {
     dir: PathBuf,
-    file: File,
+    file: Arc<File>,
+}
+
+/// Runs blocking file work on the background runtime's blocking threads; a runtime that
+/// can't run it is an I/O error of the backend.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    background::run_blocking(work)
+        .await
+        .unwrap_or_else(|error| Err(std::io::Error::other(error)))
 }
 
 impl FileLock {
@@ -72,14 +89,22 @@ impl FileLock {
             action,
             source: error.into(),
         };
-        fs::create_dir_all(dir).map_err(|error| failed("create its folder", error))?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|error| failed("open its lock file", error))?;
+        let folder = dir.to_path_buf();
+        blocking(move || fs::create_dir_all(folder))
+            .await
+            .map_err(|error| failed("create its folder", error))?;
+        let opened = path.clone();
+        let file = blocking(move || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(opened)
+        })
+        .await
+        .map_err(|error| failed("open its lock file", error))?;
+        let file = Arc::new(file);
         let started = Instant::now();
         let mut attempt = 0;
         loop {
@@ -90,8 +115,13 @@ impl FileLock {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(TryLockError::WouldBlock) => {
-                    let mut holder = String::new();
-                    let _ = file.read_to_string(&mut holder);
+                    let reader = file.clone();
+                    let holder = blocking(move || {
+                        let mut holder = String::new();
+                        (&*reader).read_to_string(&mut holder).map(|_| holder)
+                    })
+                    .await
+                    .unwrap_or_default();
                     return Err(RunWideError::Timeout {
                         name: name.to_owned(),
                         place: path.display().to_string(),
@@ -110,25 +140,49 @@ impl FileLock {
         }
         // Say who holds it, for the timeout message of whoever waits.
         let holder = format!("process {} of run {run_id}", std::process::id());
-        let _ = file
-            .set_len(0)
-            .and_then(|()| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(holder.as_bytes()));
+        let writer = file.clone();
+        let _ = blocking(move || {
+            let mut file = &*writer;
+            file.set_len(0)?;
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(holder.as_bytes())
+        })
+        .await;
         Ok(FileLock {
             dir: dir.to_path_buf(),
             file,
         })
     }
 
-    pub(super) fn is_done(&self, name: &str, run_id: &str) -> Result<bool, RunWideError> {
-        is_done(&self.dir, name, run_id)
+    pub(super) async fn is_done(&self, name: &str, run_id: &str) -> Result<bool, RunWideError> {
+        let (dir, owned, run_id) = (self.dir.clone(), name.to_owned(), run_id.to_owned());
+        let place = done_path(&dir, name);
+        background::run_blocking(move || is_done(&dir, &owned, &run_id))
+            .await
+            .unwrap_or_else(|error| Err(unavailable(name, &place, error)))
     }
 
-    pub(super) fn mark_done(&self, name: &str, run_id: &str) -> Result<(), RunWideError> {
-        mark_done(&self.dir, name, run_id)?;
-        // Keep the lock file honest for whoever reads it next.
-        let _ = self.file.sync_all();
-        Ok(())
+    pub(super) async fn mark_done(&self, name: &str, run_id: &str) -> Result<(), RunWideError> {
+        let (dir, owned, run_id) = (self.dir.clone(), name.to_owned(), run_id.to_owned());
+        let (place, file) = (done_path(&dir, name), self.file.clone());
+        background::run_blocking(move || {
+            mark_done(&dir, &owned, &run_id)?;
+            // Keep the lock file honest for whoever reads it next.
+            let _ = file.sync_all();
+            Ok(())
+        })
+        .await
+        .unwrap_or_else(|error| Err(unavailable(name, &place, error)))
+    }
+}
+
+/// The error of file work that the background runtime could not run.
+fn unavailable(name: &str, place: &Path, error: background::BackgroundError) -> RunWideError {
+    RunWideError::Backend {
+        name: name.to_owned(),
+        place: place.display().to_string(),
+        action: "run its file work on the background runtime",
+        source: std::io::Error::other(error).into(),
     }
 }
 

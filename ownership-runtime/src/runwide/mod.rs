@@ -691,7 +691,7 @@ impl RunWide {
 impl RunWideLock {
     async fn is_done(&mut self, name: &str, run_id: &str) -> Result<bool, RunWideError> {
         match &mut self.held {
-            Held::File(lock) => lock.is_done(name, run_id),
+            Held::File(lock) => lock.is_done(name, run_id).await,
             #[cfg(feature = "postgres")]
             Held::Postgres(lock) => lock.is_done(name, run_id).await,
         }
@@ -699,7 +699,7 @@ impl RunWideLock {
 
     async fn mark_done(&mut self, name: &str, run_id: &str) -> Result<(), RunWideError> {
         match &mut self.held {
-            Held::File(lock) => lock.mark_done(name, run_id),
+            Held::File(lock) => lock.mark_done(name, run_id).await,
             #[cfg(feature = "postgres")]
             Held::Postgres(lock) => lock.mark_done(name, run_id).await,
         }
