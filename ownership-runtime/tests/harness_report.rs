@@ -41,6 +41,9 @@ impl TestResource for Adapter {
     }
 
     fn before_test(&self, test: &TestContext) -> Result<(), Failure> {
+        if self.0 == "adapter-c" && test.name().contains("panics_before") {
+            panic!("the pool broke while checking out");
+        }
         if self.0 == "adapter-c" && test.name().contains("fails_before") {
             return Err(Failure::new(
                 "no database at 127.0.0.1:1; start it or set DATABASE_URL",
@@ -177,6 +180,12 @@ async fn fixture_hook_fails_before() {
     panic!("the body must not run when a resource can't be prepared");
 }
 
+#[owned_test(sandbox = [ADAPTER_A, ADAPTER_B, ADAPTER_C])]
+#[ignore = "fixture: run by the report tests in a subprocess"]
+async fn fixture_hook_panics_before() {
+    panic!("the body must not run when a resource panicked preparing");
+}
+
 #[owned_test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fixture: run by the report tests in a subprocess"]
 async fn fixture_task_panics_on_a_worker() {
@@ -269,6 +278,25 @@ fn a_resource_that_cant_prepare_skips_the_body_and_every_after_half_still_runs()
 }
 
 #[test]
+fn a_resource_that_panics_preparing_is_reported_once_with_its_location() {
+    let printed = run_fixture("fixture_hook_panics_before");
+    assert_in_order(
+        &printed,
+        &[
+            "1. adapter-c (before the test): panicked at ownership-runtime/tests/harness_report.rs:",
+            ": the pool broke while checking out",
+        ],
+    );
+    assert_eq!(
+        printed.matches("the pool broke while checking out").count(),
+        2,
+        "{printed}"
+    );
+    assert!(!printed.contains("2. "), "reported twice:\n{printed}");
+    assert!(!printed.contains("the body must not run"), "{printed}");
+}
+
+#[test]
 fn report_lists_a_task_panic_even_when_the_body_observed_it() {
     let printed = run_fixture("fixture_task_panics_on_a_worker");
     assert_in_order(
@@ -281,7 +309,7 @@ fn report_lists_a_task_panic_even_when_the_body_observed_it() {
 fn the_fixtures_fail_the_same_way_when_run_together_in_one_process() {
     let (passed, printed) = run_this_binary(&["--ignored", "fixture_", "--test-threads=2"]);
     assert!(!passed, "the fixtures must fail:\n{printed}");
-    assert!(printed.contains("0 passed; 6 failed"), "{printed}");
+    assert!(printed.contains("0 passed; 7 failed"), "{printed}");
     assert_in_order(&printed, EVERYTHING);
     for expected in [
         "owned test `harness_report::fixture_times_out` failed:",

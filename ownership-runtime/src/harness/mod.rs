@@ -227,9 +227,13 @@ fn pause_clock(_: &mut Builder) -> Result<(), Problem> {
     Err(Problem::Setup(SetupProblem::PausedWithoutFeature))
 }
 
-/// The failure of a resource whose code panicked.
-fn panicked(payload: &(dyn std::any::Any + Send)) -> Failure {
-    Failure::new(format!("panicked: {}", panics::payload_message(payload)))
+/// The failure of a resource whose code panicked (at `location`, when it is known).
+fn panicked(payload: &(dyn std::any::Any + Send), location: Option<String>) -> Failure {
+    let message = panics::payload_message(payload);
+    Failure::new(match location {
+        Some(location) => format!("panicked at {location}: {message}"),
+        None => format!("panicked: {message}"),
+    })
 }
 
 /// Runs `body`, or gives up after `timeout` of wall-clock time (`None`).
@@ -318,7 +322,13 @@ impl TestRun {
                     }
                 }
                 Ok(Err(failure)) => failure,
-                Err(payload) => panicked(&*payload),
+                Err(payload) => {
+                    // Reported once, as the resource's failure, not again as a panic of
+                    // the test's threads: the panic hook recorded it, with its location.
+                    let recorded =
+                        panics::last_outside_tasks(self.actor.id(), thread::current().id());
+                    panicked(&*payload, recorded.and_then(|panic| panic.location))
+                }
             };
             self.report.push(Problem::Resource {
                 resource: resource.name(),
@@ -407,7 +417,7 @@ impl TestRun {
                     panic::catch_unwind(AssertUnwindSafe(|| resource.after_test(&context)));
                 let failures = match outcome {
                     Ok(failures) => failures,
-                    Err(payload) => vec![panicked(&*payload)],
+                    Err(payload) => vec![panicked(&*payload, None)],
                 };
                 for failure in failures {
                     self.report.push(Problem::Resource {
