@@ -178,3 +178,24 @@ where
         Err(_) => false,
     }
 }
+
+/// Drops `value` inside the background runtime's context, for values that must go back
+/// where they came from (a pool connection returns to its pool, a socket leaves the
+/// runtime's reactor) and are dropped where no runtime, or another one, runs. Gives the
+/// value back when the runtime is unavailable, so that the caller can release it
+/// another way.
+///
+/// ```
+/// let unused = vec![1, 2, 3];
+/// assert!(ownership_runtime::background::drop_inside(unused).is_ok());
+/// ```
+pub fn drop_inside<T>(value: T) -> Result<(), T> {
+    match handle() {
+        Ok(handle) => {
+            let _entered = handle.enter();
+            drop(value);
+            Ok(())
+        }
+        Err(_) => Err(value),
+    }
+}

@@ -102,13 +102,9 @@ pub(crate) fn release_in_background<DB: Database>(
     while sandboxed && DB::TransactionManager::get_transaction_depth(&connection) > 0 {
         DB::TransactionManager::start_rollback(&mut connection);
     }
-    match ownership_runtime::background::handle() {
-        Ok(handle) => {
-            let _entered = handle.enter();
-            drop(connection);
-        }
+    if let Err(mut connection) = ownership_runtime::background::drop_inside(connection) {
         // Without a runtime the pool can't take it back: close it instead.
-        Err(_) => connection.close_on_drop(),
+        connection.close_on_drop();
     }
 }
 

@@ -94,11 +94,8 @@ where
         if *watching {
             return;
         }
-        let Ok(runtime) = ownership_runtime::background::handle() else {
-            return;
-        };
-        runtime.spawn(watch(Arc::downgrade(&self.queue), self.wake.clone()));
-        *watching = true;
+        let watcher = watch(Arc::downgrade(&self.queue), self.wake.clone());
+        *watching = ownership_runtime::background::spawn_detached(watcher);
     }
 }
 

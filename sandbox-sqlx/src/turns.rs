@@ -50,13 +50,8 @@ impl<DB: SandboxDatabase> Drop for Inner<DB> {
 
 /// Closes a locking connection, inside the background runtime, whose socket it is.
 fn close<C>(connection: C) {
-    match background::handle() {
-        Ok(runtime) => {
-            let _entered = runtime.enter();
-            drop(connection);
-        }
-        Err(_) => drop(connection),
-    }
+    // Without the runtime, dropped here: the server ends the session anyway.
+    let _ = background::drop_inside(connection);
 }
 
 #[derive(Default)]
