@@ -34,6 +34,7 @@ use crate::url::{DatabaseUrl, UrlProblem};
 ///     .unwrap();
 /// # let _ = sandbox;
 /// ```
+#[must_use = "a builder makes nothing until `build()` is called"]
 pub struct SandboxBuilder<DB: SandboxDatabase> {
     label: String,
     url: DatabaseUrl,

@@ -72,6 +72,7 @@ pub type ConnectionHook<DB> = Arc<
 ///     });
 /// assert!(options.is_sandboxed());
 /// ```
+#[must_use = "options do nothing until they are passed on (`checkout_for`, `SandboxBuilder::checkout_options`)"]
 pub struct CheckoutOptions<DB: Database> {
     pub(crate) sandboxed: bool,
     pub(crate) isolation: Option<IsolationLevel>,
@@ -258,6 +259,7 @@ impl<DB: Database> CheckoutOptions<DB> {
 /// assert!(options.unallows_existing());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use = "options do nothing until they are passed to `Sandbox::allow_with`"]
 pub struct AllowOptions {
     pub(crate) unallow_existing: bool,
 }
