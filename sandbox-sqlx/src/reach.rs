@@ -66,7 +66,7 @@ impl UnreachableCause {
     fn fix(self, server: &str, variable: &str) -> String {
         match self {
             UnreachableCause::Refused | UnreachableCause::NoAnswer => format!(
-                "start {server} (and check it listens on that host and port), or point \
+                "start {server} and check it listens on that host and port, or point \
                  {variable} at a server that runs"
             ),
             UnreachableCause::UnknownHost => {
