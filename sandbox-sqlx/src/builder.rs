@@ -333,7 +333,7 @@ where
             let _entered = runtime.enter();
             self.options.connect_lazy(self.url.as_str())
         }
-        .map_err(|source| refused(UrlProblem::Unparsable, Some(source)))?;
+        .map_err(|source| refused(UrlProblem::Unparsable, Some(Box::new(source))))?;
         let copies = pool.options().get_max_connections() as usize;
         let turns = self
             .serialize

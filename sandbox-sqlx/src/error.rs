@@ -451,7 +451,7 @@ pub enum SandboxError {
         advice: String,
         /// sqlx's reason, for a URL it can't read ([`UrlProblem::Unparsable`]).
         #[source]
-        source: Option<sqlx::Error>,
+        source: Option<Box<sqlx::Error>>,
     },
 
     /// The migrations of a rollback sandbox's database can't be applied, or are broken.
@@ -722,7 +722,9 @@ mod tests {
         ));
         let message = error.to_string();
         assert!(
-            message.starts_with("error returned from database: sandbox `app-db`: a query ran for no actor"),
+            message.starts_with(
+                "error returned from database: sandbox `app-db`: a query ran for no actor"
+            ),
             "{message}"
         );
         let database = error.as_database_error().unwrap();

@@ -37,7 +37,10 @@ fn sqlx_chain_of<T>(result: Result<T, sqlx::Error>) -> String {
     match result {
         Ok(_) => panic!("the query succeeds, but the guide shows its error"),
         Err(error) => {
-            assert!(SandboxError::of(&error).is_some(), "a sandbox's error: {error}");
+            assert!(
+                SandboxError::of(&error).is_some(),
+                "a sandbox's error: {error}"
+            );
             error.to_string()
         }
     }
@@ -101,13 +104,22 @@ fn refusals(runtime: &tokio::runtime::Runtime) -> Vec<(&'static str, String)> {
             .checkout_for(other.id(), CheckoutOptions::default())
             .await
             .unwrap();
-        sandbox.set_mode(SandboxMode::Shared(other.id())).await.unwrap();
+        sandbox
+            .set_mode(SandboxMode::Shared(other.id()))
+            .await
+            .unwrap();
         let already = chain_of(sandbox.set_mode(SandboxMode::Shared(test)).await);
         sandbox.set_mode(SandboxMode::Manual).await.unwrap();
         other.scope(sandbox.checkin()).await.unwrap();
         vec![
-            ("SandboxError::SharedModeRefused (no connection)", no_connection),
-            ("SandboxError::SharedModeRefused (only allowed)", only_allowed),
+            (
+                "SandboxError::SharedModeRefused (no connection)",
+                no_connection,
+            ),
+            (
+                "SandboxError::SharedModeRefused (only allowed)",
+                only_allowed,
+            ),
             ("SandboxError::SharedModeRefused (already shared)", already),
         ]
     }));
@@ -134,11 +146,18 @@ fn refusals(runtime: &tokio::runtime::Runtime) -> Vec<(&'static str, String)> {
         other.scope(sandbox.checkin()).await.unwrap();
         let ended = Actor::named("tests::finished").id();
         let actor_ended = chain_of(sandbox.allow(test, ended));
-        let owner_ended = chain_of(sandbox.checkout_for(ended, CheckoutOptions::default()).await);
+        let owner_ended = chain_of(
+            sandbox
+                .checkout_for(ended, CheckoutOptions::default())
+                .await,
+        );
         vec![
             ("SandboxError::AllowRefused (no connection)", no_connection),
             ("SandboxError::AllowRefused (already owner)", already_owner),
-            ("SandboxError::AllowRefused (already allowed)", already_allowed),
+            (
+                "SandboxError::AllowRefused (already allowed)",
+                already_allowed,
+            ),
             ("SandboxError::AllowRefused (actor ended)", actor_ended),
             ("SandboxError::OwnerEnded", owner_ended),
         ]
@@ -187,7 +206,8 @@ fn connection_errors() -> Vec<(&'static str, String)> {
         "SandboxError::PoolExhausted",
         in_test("app::tests::crowded", async move || {
             let (first, second) = (Actor::named("first"), Actor::named("second"));
-            let checkout = |actor: &Actor| tiny.checkout_for(actor.id(), CheckoutOptions::default());
+            let checkout =
+                |actor: &Actor| tiny.checkout_for(actor.id(), CheckoutOptions::default());
             checkout(&first).await.unwrap();
             let mut exhausted = checkout(&second).await.unwrap_err();
             first.scope(tiny.checkin()).await.unwrap();
@@ -241,7 +261,9 @@ fn unreachable_errors(runtime: &tokio::runtime::Runtime) -> Vec<(&'static str, S
     let (base, _) = server.rsplit_once('/').unwrap();
     let (_, host) = base.split_once('@').unwrap();
     // A server that accepts connections and never answers.
-    let silent = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let silent = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let silent_port = silent.local_addr().unwrap().port();
     let held = Arc::new(Mutex::new(Vec::new()));
     let holder = held.clone();
@@ -325,7 +347,8 @@ fn template_error() -> (&'static str, String) {
     let shown = std::fs::canonicalize(&folder).unwrap();
     (
         "SandboxError::Template",
-        message.replace(&format!("{}/", folder.display()), "target/error-guide/")
+        message
+            .replace(&format!("{}/", folder.display()), "target/error-guide/")
             .replace(&format!("{}/", shown.display()), "target/error-guide/"),
     )
 }
@@ -439,7 +462,10 @@ fn constructed() -> Vec<(&'static str, String)> {
             "SandboxError::Ownership",
             SandboxError::Ownership {
                 label: label(),
-                source: OwnershipError::ActorDown { key: (), actor: owner },
+                source: OwnershipError::ActorDown {
+                    key: (),
+                    actor: owner,
+                },
             },
         ),
         ("SandboxError::ConnectionGone", SandboxError::ConnectionGone),
