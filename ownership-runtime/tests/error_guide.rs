@@ -9,9 +9,10 @@ mod error_guide;
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ownership_runtime::background::{self, BackgroundError};
 use ownership_runtime::flight::{LoadError, SingleFlight};
 use ownership_runtime::harness::{
     Failure, Flavor, TestConfig, TestContext, TestResource, run_async, run_sync,
@@ -152,6 +153,31 @@ fn flight_errors(runtime: &tokio::runtime::Runtime) -> Vec<(&'static str, String
             ("LoadError::NotRun", error_chain(&not_run).to_string()),
         ]
     })
+}
+
+/// Each failure of the background runtime: a panic for real; the runtime that can't start
+/// and the process that exits can't be made to happen here, so those are built.
+fn background_errors() -> Vec<(&'static str, String)> {
+    let panicked = background::block_on(async {
+        panic!("the pool's driver broke");
+    });
+    let unavailable = BackgroundError::Unavailable {
+        source: Arc::new(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "Resource temporarily unavailable (os error 11)",
+        )),
+    };
+    vec![
+        (
+            "BackgroundError::Unavailable",
+            error_chain(&unavailable).to_string(),
+        ),
+        ("BackgroundError::Panicked", chain_of(panicked)),
+        (
+            "BackgroundError::Cancelled",
+            error_chain(&BackgroundError::Cancelled).to_string(),
+        ),
+    ]
 }
 
 /// The report of a test run with `config`: what the harness panicked with.
@@ -359,6 +385,7 @@ fn the_guide_shows_every_message_of_ownership_runtime() {
     let mut rendered = ownership_errors();
     rendered.extend(runwide_errors(&runtime));
     rendered.extend(flight_errors(&runtime));
+    rendered.extend(background_errors());
     rendered.extend(reports());
     error_guide::check("ownership-runtime", &rendered);
 }

@@ -308,18 +308,21 @@ where
     /// ```
     pub fn build(self) -> Result<Sandbox<DB>, SandboxError> {
         let label: Arc<str> = self.label.into();
-        let refused = |problem| SandboxError::Url {
+        let refused = |problem, source| SandboxError::Url {
             label: label.to_string(),
             url: self.url.shown(),
             problem,
+            source,
             advice: format!(
-                "A {} URL looks like {}; set {} to one",
+                "a {} URL looks like {}; set {} to one",
                 DB::SERVER,
                 DB::URL_EXAMPLE,
                 self.url.variable_to_set()
             ),
         };
-        self.url.check(DB::URL_SCHEMES).map_err(refused)?;
+        self.url
+            .check(DB::URL_SCHEMES)
+            .map_err(|problem| refused(problem, None))?;
         let runtime =
             ownership_runtime::background::handle().map_err(|source| SandboxError::Background {
                 label: label.to_string(),
@@ -331,11 +334,7 @@ where
             let _entered = runtime.enter();
             self.options.connect_lazy(self.url.as_str())
         }
-        .map_err(|source| {
-            refused(UrlProblem::Unparsable {
-                reason: source.to_string(),
-            })
-        })?;
+        .map_err(|source| refused(UrlProblem::Unparsable, Some(Box::new(source))))?;
         let copies = pool.options().get_max_connections() as usize;
         let turns = self
             .serialize

@@ -56,7 +56,11 @@ where
                 }
                 let template = template::template_file(state.url.as_str());
                 let name = format!("sandbox-sqlx template {}", template.display());
-                once_per_run(&label, RunWide::file(), name, move || async move {
+                let message = format!(
+                    "could not make its SQLite template {} (the next checkout tries again)",
+                    template.display()
+                );
+                once_per_run(&label, message, RunWide::file(), name, move || async move {
                     template::build_template::<DB>(&template, migrator).await
                 })
                 .await

@@ -70,7 +70,7 @@ pub(crate) struct Slot<DB: Database> {
     /// one if it turns out closed (the server ended it while it sat idle in the pool).
     pub(crate) replacement: Option<Replacement<DB>>,
     /// Why the connection is gone, when it was found closed and no other one could be had.
-    pub(crate) lost: Option<String>,
+    pub(crate) lost: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 /// A sandbox transaction still to begin.
@@ -249,7 +249,7 @@ impl<DB: Database> OwnedConnection<DB> {
             (None, Some(cause)) => SandboxError::ConnectionLost {
                 label: self.label.to_string(),
                 owner: self.owner,
-                cause: cause.clone(),
+                source: cause.clone(),
             },
             (None, None) => SandboxError::CheckedIn {
                 label: self.label.to_string(),

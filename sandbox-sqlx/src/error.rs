@@ -174,9 +174,15 @@ impl std::fmt::Display for AllowRefusal {
     }
 }
 
-/// Why the sandbox refused or failed. Inside `sqlx` calls (queries through a
-/// [`SandboxPool`](crate::SandboxPool)) it arrives as `sqlx::Error::Configuration`, whose
-/// source is this error.
+/// Why the sandbox refused or failed. Every variant names the sandbox (its
+/// [`label`](SandboxError::label)); a cause is only reachable through
+/// [`source()`](std::error::Error::source), so show the error with
+/// [`error_chain`](ownership_runtime::error_chain) to see it.
+///
+/// Inside `sqlx` calls (queries through a [`SandboxPool`](crate::SandboxPool)) it arrives
+/// as an `sqlx::Error::Database`, whose message is this error's with its causes (sqlx shows
+/// it as `error returned from database: sandbox `app-db`: ...`);
+/// [`SandboxError::of`] finds it there.
 ///
 /// ```
 /// use sandbox_sqlx::{Sandbox, SandboxError};
@@ -188,8 +194,8 @@ impl std::fmt::Display for AllowRefusal {
 /// let Err(error) = sqlx::query("SELECT 1").execute(&sandbox.pool()).await else {
 ///     panic!("a query outside any test must fail");
 /// };
-/// let sqlx::Error::Configuration(source) = error else { panic!("{error}") };
-/// let refusal = source.downcast_ref::<SandboxError>();
+/// assert!(error.to_string().starts_with("error returned from database: sandbox `app-db`: "));
+/// let refusal = SandboxError::of(&error);
 /// assert!(matches!(refusal, Some(SandboxError::NoActor { label }) if label == "app-db"));
 /// # Ok::<(), SandboxError>(())
 /// # })?;
@@ -310,16 +316,19 @@ pub enum SandboxError {
     #[error(
         "sandbox `{label}`: the connection of {owner} was found closed by the server at its \
          first statement (the server ended it while it sat idle in the pool, or restarted), and \
-         no other connection could be had: {cause}. Check that the database server is up and \
-         accepts connections at the sandbox's URL."
+         no other connection could be had (check that the database server is up and accepts \
+         connections at the sandbox's URL)"
     )]
     ConnectionLost {
         /// The sandbox's label.
         label: String,
         /// The owner of the connection.
         owner: ActorId,
-        /// Why no other connection could be had.
-        cause: String,
+        /// Why no other connection could be had: the pool's `sqlx::Error`, or the
+        /// [`BackgroundError`] of the runtime that was to get one. Shared by every later
+        /// statement of the test, which gets this error again.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
 
     /// A query would wait for a connection the same task holds.
@@ -391,8 +400,8 @@ pub enum SandboxError {
 
     /// A post-checkout or pre-checkin hook failed.
     #[error(
-        "sandbox `{label}`: the {hook} of {owner} failed: {source}. The connection was rolled \
-         back and returned to the pool."
+        "sandbox `{label}`: the {hook} of {owner} failed (the connection was rolled back and \
+         returned to the pool)"
     )]
     Hook {
         /// The sandbox's label.
@@ -407,7 +416,7 @@ pub enum SandboxError {
     },
 
     /// The database failed.
-    #[error("sandbox `{label}`: {context}: {source}")]
+    #[error("sandbox `{label}`: {context}")]
     Database {
         /// The sandbox's label.
         label: String,
@@ -420,7 +429,7 @@ pub enum SandboxError {
 
     /// The sandbox could not reach its database server (now, or at its first connection in
     /// this process: then every later checkout fails at once with the same error).
-    #[error("sandbox `{label}`: {failure}")]
+    #[error("sandbox `{label}`: its database server can't be reached")]
     Unreachable {
         /// The sandbox's label.
         label: String,
@@ -430,7 +439,7 @@ pub enum SandboxError {
     },
 
     /// The sandbox's URL doesn't fit its database (told by `build()`).
-    #[error("sandbox `{label}`: the database URL {url} {problem}. {advice}")]
+    #[error("sandbox `{label}`: the database URL {url} {problem} ({advice})")]
     Url {
         /// The sandbox's label.
         label: String,
@@ -440,10 +449,13 @@ pub enum SandboxError {
         problem: UrlProblem,
         /// What a URL of the sandbox's database looks like, and where to put it.
         advice: String,
+        /// sqlx's reason, for a URL it can't read ([`UrlProblem::Unparsable`]).
+        #[source]
+        source: Option<Box<sqlx::Error>>,
     },
 
     /// The migrations of a rollback sandbox's database can't be applied, or are broken.
-    #[error("sandbox `{label}`: the migrations of {database}: {problem}.")]
+    #[error("sandbox `{label}`: the migrations of {database}")]
     Migrate {
         /// The sandbox's label.
         label: String,
@@ -461,11 +473,14 @@ pub enum SandboxError {
     Template {
         /// The sandbox's label.
         label: String,
-        /// What failed, and how to fix it.
+        /// What failed, and how to fix it (its cause is the source).
         message: String,
+        /// Why: the error of the template's setup (a file, the database, a migration), or
+        /// of the run-wide lock around it.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
-    /// The background runtime is unavailable.
     /// The background runtime that drives the sandbox's connections could not run the
     /// sandbox's work (it could not start, or the work panicked).
     #[error("sandbox `{label}`: its work on the background runtime failed")]
@@ -557,10 +572,10 @@ pub enum MigrationsProblem {
         holder: String,
     },
     /// sqlx's migrator failed.
-    #[error("{0}")]
-    Failed(#[source] MigrateError),
+    #[error(transparent)]
+    Failed(MigrateError),
     /// The database failed while the migrations were checked or locked.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Database {
         /// What was being done.
         context: &'static str,
@@ -570,8 +585,167 @@ pub enum MigrationsProblem {
     },
 }
 
+impl SandboxError {
+    /// The label of the sandbox that failed (for [`ConnectionGone`](SandboxError::ConnectionGone),
+    /// which knows none, `""`).
+    ///
+    /// ```
+    /// use sandbox_sqlx::{Sandbox, SandboxError};
+    /// use sqlx::Postgres;
+    ///
+    /// let typo = Sandbox::<Postgres>::builder("app-db", "mysql://root@127.0.0.1/test").build();
+    /// assert_eq!(typo.map(|_| ()).unwrap_err().label(), "app-db");
+    /// ```
+    pub fn label(&self) -> &str {
+        match self {
+            SandboxError::NoConnection { label, .. }
+            | SandboxError::NoActor { label }
+            | SandboxError::SharedModeRefused { label, .. }
+            | SandboxError::AllowRefused { label, .. }
+            | SandboxError::OwnerEnded { label, .. }
+            | SandboxError::OwnershipTimeout { label, .. }
+            | SandboxError::CheckedIn { label, .. }
+            | SandboxError::ConnectionLost { label, .. }
+            | SandboxError::HeldByThisTask { label, .. }
+            | SandboxError::SerializedWait { label, .. }
+            | SandboxError::PoolExhausted { label, .. }
+            | SandboxError::TransactionEnded { label, .. }
+            | SandboxError::Hook { label, .. }
+            | SandboxError::Database { label, .. }
+            | SandboxError::Unreachable { label, .. }
+            | SandboxError::Url { label, .. }
+            | SandboxError::Migrate { label, .. }
+            | SandboxError::Template { label, .. }
+            | SandboxError::Background { label, .. }
+            | SandboxError::Ownership { label, .. } => label,
+            SandboxError::ConnectionGone => "",
+        }
+    }
+
+    /// The sandbox's error inside an error of an `sqlx` call (a query through a
+    /// [`SandboxPool`](crate::SandboxPool), a transaction it began), where it arrives as
+    /// `sqlx::Error::Database`; `None` for any other error (the database's own, say).
+    ///
+    /// ```
+    /// use sandbox_sqlx::{Sandbox, SandboxError};
+    /// use sqlx::Postgres;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::<Postgres>::builder("app-db", "postgres://root@127.0.0.1/test").build()?;
+    /// // Outside any test, the sandbox refuses the query.
+    /// let error = sqlx::query("SELECT 1").execute(&sandbox.pool()).await.unwrap_err();
+    /// match SandboxError::of(&error) {
+    ///     Some(SandboxError::NoActor { .. }) => {} // run it inside an owned test
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert!(SandboxError::of(&sqlx::Error::RowNotFound).is_none());
+    /// # Ok::<(), SandboxError>(())
+    /// # })?;
+    /// # Ok::<(), SandboxError>(())
+    /// ```
+    pub fn of(error: &sqlx::Error) -> Option<&SandboxError> {
+        // `InSqlx` gives the sandbox's error as its `as_error`.
+        error.as_database_error()?.as_error().downcast_ref()
+    }
+}
+
+/// A [`SandboxError`] as sqlx carries it: an `sqlx::Error::Database`, whose message is the
+/// error with its causes (rendered once, when it enters sqlx), so that sqlx's own message
+/// (`error returned from database: ...`) tells them. Its `as_error` is the sandbox's error
+/// itself, which [`SandboxError::of`] finds.
+#[derive(Debug)]
+struct InSqlx {
+    /// The error and its causes, as [`error_chain`](ownership_runtime::error_chain) shows
+    /// them.
+    message: String,
+    error: SandboxError,
+}
+
+impl std::fmt::Display for InSqlx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// No source: the message tells the causes already.
+impl std::error::Error for InSqlx {}
+
+impl sqlx::error::DatabaseError for InSqlx {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        None
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &self.error
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        &mut self.error
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        Box::new(self.error)
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
+
 impl From<SandboxError> for sqlx::Error {
+    /// The sandbox's error as an `sqlx::Error::Database` (see [`SandboxError::of`]).
     fn from(error: SandboxError) -> Self {
-        sqlx::Error::Configuration(Box::new(error))
+        let message = ownership_runtime::error_chain(&error).to_string();
+        sqlx::Error::Database(Box::new(InSqlx { message, error }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SandboxError;
+    use crate::closed::is_closed;
+
+    /// A sandbox's refusal, inside sqlx, is found again, says what it is after sqlx's
+    /// prefix, and is never taken for a closed connection (which the sandbox would replace).
+    #[test]
+    fn a_sandbox_error_inside_sqlx_is_found_and_is_no_closed_connection() {
+        let error = sqlx::Error::from(SandboxError::NoActor {
+            label: "app-db".to_owned(),
+        });
+        assert!(matches!(
+            SandboxError::of(&error),
+            Some(SandboxError::NoActor { label }) if label == "app-db"
+        ));
+        let message = error.to_string();
+        assert!(
+            message.starts_with(
+                "error returned from database: sandbox `app-db`: a query ran for no actor"
+            ),
+            "{message}"
+        );
+        let database = error.as_database_error().unwrap();
+        assert_eq!(database.code(), None);
+        assert_eq!(database.kind(), sqlx::error::ErrorKind::Other);
+        assert!(!is_closed(&error));
+    }
+
+    /// Its message carries the causes that its own `Display` leaves to `source()`.
+    #[test]
+    fn the_message_inside_sqlx_has_the_causes() {
+        let error = sqlx::Error::from(SandboxError::Database {
+            label: "app-db".to_owned(),
+            context: "could not begin the sandbox transaction",
+            source: sqlx::Error::PoolClosed,
+        });
+        assert_eq!(
+            error.as_database_error().unwrap().message(),
+            "sandbox `app-db`: could not begin the sandbox transaction: attempted to acquire a \
+             connection on a closed pool"
+        );
+        assert!(!is_closed(&error));
     }
 }

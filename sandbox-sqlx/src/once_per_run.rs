@@ -12,11 +12,13 @@ use ownership_runtime::runwide::{RunWide, RunWideError};
 use crate::error::SandboxError;
 
 /// Runs `setup` once for the run: the first process of the run to get here runs it under
-/// `run_wide`'s lock named `name`, the others wait for it and go on. A failed setup is
-/// told whole (its own error says what failed and how to fix it); a run-wide failure (a
-/// lock that could not be had) is told as the run-wide error says it.
+/// `run_wide`'s lock named `name`, the others wait for it and go on. A failure is
+/// [`SandboxError::Template`] with `message` (what was being made), caused by the setup's
+/// own error (which says what failed and how to fix it) or by the run-wide error (a lock
+/// that could not be had).
 pub(crate) async fn once_per_run<F, Fut, E>(
     label: &str,
+    message: String,
     run_wide: RunWide,
     name: String,
     setup: F,
@@ -32,16 +34,17 @@ where
             .await
             .map(|_| ())
             .map_err(|error| match error {
-                RunWideError::SetupFailed { message, .. } => message,
-                other => ownership_runtime::error_chain(&other).to_string(),
+                RunWideError::SetupFailed { source, .. } => source,
+                other => Box::new(other),
             })
     })
     .await;
     match done {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(message)) => Err(SandboxError::Template {
+        Ok(Err(source)) => Err(SandboxError::Template {
             label: label.to_owned(),
             message,
+            source: Some(source),
         }),
         Err(source) => Err(SandboxError::Background {
             label: label.to_owned(),

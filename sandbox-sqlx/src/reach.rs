@@ -66,19 +66,19 @@ impl UnreachableCause {
     fn fix(self, server: &str, variable: &str) -> String {
         match self {
             UnreachableCause::Refused | UnreachableCause::NoAnswer => format!(
-                "Start {server} (and check it listens on that host and port), or point \
+                "start {server} and check it listens on that host and port, or point \
                  {variable} at a server that runs"
             ),
             UnreachableCause::UnknownHost => {
-                format!("Fix the host in {variable}, or start a server on the host it names")
+                format!("fix the host in {variable}, or start a server on the host it names")
             }
             UnreachableCause::Authentication => format!(
-                "Give {variable} a user (and password) the server accepts, or create that user"
+                "give {variable} a user (and password) the server accepts, or create that user"
             ),
             UnreachableCause::UnknownDatabase => {
-                format!("Create the database on the server, or name one that exists in {variable}")
+                format!("create the database on the server, or name one that exists in {variable}")
             }
-            UnreachableCause::Other => format!("Check {variable} and the server"),
+            UnreachableCause::Other => format!("check {variable} and the server"),
         }
     }
 
@@ -112,7 +112,9 @@ impl UnreachableCause {
 }
 
 /// A sandbox's failure to reach its server: shared by every test of the process that
-/// uses the sandbox (each fails at once with it).
+/// uses the sandbox (each fails at once with it). Its message says what was tried, why it
+/// failed ([`cause`](Unreachable::cause)) and the fix; the connection attempt's
+/// `sqlx::Error` is its [`source()`](std::error::Error::source).
 #[derive(Debug)]
 pub struct Unreachable {
     server: &'static str,
@@ -176,9 +178,9 @@ impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "could not connect to {} at {}{}: {} ({}). {}. Every later test of this process \
-             that uses this sandbox fails at once with this error.",
-            self.server, self.url, self.origin, self.cause, self.source, self.fix
+            "could not connect to {} at {}{}: {} ({}; every later test of this process that uses \
+             this sandbox fails at once with this error)",
+            self.server, self.url, self.origin, self.cause, self.fix
         )
     }
 }

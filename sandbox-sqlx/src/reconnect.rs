@@ -7,6 +7,8 @@
 //! background runtime, and sends the round trip again, once. Any other error (a database
 //! error, a refused `BEGIN`) is the test's to see.
 
+use std::sync::Arc;
+
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Database, Pool};
 
@@ -49,8 +51,10 @@ pub(crate) async fn replace_closed<DB: Database>(
         live_connection(&pool).await
     })
     .await
-    .map_err(|error| error.to_string())
-    .and_then(|acquired| acquired.map_err(|error| error.to_string()));
+    .map_err(|error| Arc::new(error) as Arc<dyn std::error::Error + Send + Sync>)
+    .and_then(|acquired| {
+        acquired.map_err(|error| Arc::new(error) as Arc<dyn std::error::Error + Send + Sync>)
+    });
     match acquired {
         Ok(connection) => {
             slot.connection = Some(connection);
@@ -62,7 +66,7 @@ pub(crate) async fn replace_closed<DB: Database>(
             Err(SandboxError::ConnectionLost {
                 label: replacement.label.to_string(),
                 owner: replacement.owner,
-                cause,
+                source: cause,
             }
             .into())
         }

@@ -42,17 +42,50 @@ where
 }
 
 impl<DB: SandboxDatabase> State<DB> {
-    /// A failure for the test's report, which names the sandbox already.
+    /// A failure for the test's report, which names the sandbox already: the error's
+    /// message without the sandbox's name, and its causes.
     fn failure(&self, error: SandboxError) -> Failure {
+        let unavailable =
+            matches!(error, SandboxError::Unreachable { .. }) && self.skip_if_unreachable;
         let message = error.to_string();
         let prefix = format!("sandbox `{}`: ", self.label);
         let message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
-        match error {
-            SandboxError::Unreachable { .. } if self.skip_if_unreachable => {
-                Failure::unavailable(message)
-            }
-            _ => Failure::new(message),
+        let failure = if unavailable {
+            Failure::unavailable(message)
+        } else {
+            Failure::new(message)
+        };
+        match CausesOf(error).into_source() {
+            Some(causes) => failure.with_source(causes),
+            None => failure,
         }
+    }
+}
+
+/// The causes of a sandbox's error, for a [`Failure`] whose message is the error's own.
+#[derive(Debug)]
+struct CausesOf(SandboxError);
+
+impl CausesOf {
+    /// The error's first cause and the rest of its chain, if it has one.
+    fn into_source(self) -> Option<CausesOf> {
+        std::error::Error::source(&self.0).is_some().then_some(self)
+    }
+}
+
+/// Shows the error's first cause, and goes on with that cause's causes.
+impl std::fmt::Display for CausesOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match std::error::Error::source(&self.0) {
+            Some(cause) => write!(f, "{cause}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for CausesOf {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)?.source()
     }
 }
 

@@ -53,16 +53,16 @@ impl<DB: sqlx::Database> Drop for TestCopy<DB> {
     }
 }
 
-/// Why the template could not be made (its `Display` is what the user reads: it goes
-/// through the run-wide setup's message, so it names its cause itself).
+/// Why the template could not be made: the source of
+/// [`SandboxError::Template`](crate::SandboxError::Template), whose message goes on with
+/// this one's and then its cause (`source()`).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TemplateError {
     /// The folder refuses writes (permissions, a read-only mount).
     #[error(
-        "the folder {} of the SQLite template {} is not writable ({cause}): the sandbox \
-         writes its template and one copy per test there. Make it writable (`chmod u+w {}`, \
-         or mount it read-write), or point the sandbox's URL at a writable folder (under \
-         `target/`, say)",
+        "the folder {} of the SQLite template {} is not writable, and the sandbox writes its \
+         template and one copy per test there (make it writable: `chmod u+w {}`, or mount it \
+         read-write; or point the sandbox's URL at a writable folder, under `target/` say)",
         folder.display(),
         template.display(),
         folder.display()
@@ -70,29 +70,33 @@ pub(crate) enum TemplateError {
     FolderNotWritable {
         folder: PathBuf,
         template: PathBuf,
+        #[source]
         cause: io::Error,
     },
     /// Another file-system error.
-    #[error("could not {doing} {}: {cause}", file.display())]
+    #[error("could not {doing} {}", file.display())]
     File {
         doing: &'static str,
         file: PathBuf,
+        #[source]
         cause: io::Error,
     },
     /// SQLite refused the new template.
-    #[error("could not create the template {}: {cause}", template.display())]
+    #[error("could not create the template {}", template.display())]
     Create {
         template: PathBuf,
+        #[source]
         cause: sqlx::Error,
     },
     /// A migration failed on the new template.
-    #[error("could not migrate the template {}: {cause}", template.display())]
+    #[error("could not migrate the template {}", template.display())]
     Migrate {
         template: PathBuf,
+        #[source]
         cause: MigrateError,
     },
     /// The file work could not run on the background runtime.
-    #[error("could not prepare the template {}: {source}", template.display())]
+    #[error("could not prepare the template {}", template.display())]
     Background {
         template: PathBuf,
         source: BackgroundError,
@@ -300,7 +304,8 @@ where
         return Err(
             match TemplateError::io(template, "copy the template to", &file, cause) {
                 TemplateError::File { cause, .. } => sqlx::Error::Io(cause),
-                not_writable => sqlx::Error::Io(io::Error::new(kind, not_writable.to_string())),
+                // An `io::Error` around it shows its message, and its cause as its source.
+                not_writable => sqlx::Error::Io(io::Error::new(kind, not_writable)),
             },
         );
     }

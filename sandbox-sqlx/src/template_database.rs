@@ -343,6 +343,7 @@ impl TemplateDatabase {
                      this process has made too many databases (or its id is too long); \
                      start a new one"
                 ),
+                source: None,
             });
         }
         Ok(name)
@@ -433,6 +434,7 @@ impl TemplateDatabase {
                          between test runs",
                         self.template_name()
                     ),
+                    source: None,
                 });
             }
             Ok(Err(error)) => return Err(self.failed("could not make the test's database")(error)),
@@ -480,7 +482,10 @@ impl TemplateDatabase {
                 );
                 let name = format!("sandbox-sqlx template database {template}");
                 let run_wide = RunWide::postgres(&url);
-                once_per_run(&self.label, run_wide, name, move || {
+                let message = format!(
+                    "could not make its template database {template} (the next test tries again)"
+                );
+                once_per_run(&self.label, message, run_wide, name, move || {
                     make_template(url, template, build, migrator)
                 })
                 .await

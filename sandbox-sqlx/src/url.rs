@@ -33,11 +33,9 @@ pub enum UrlProblem {
     },
     /// The environment variable that should hold it is not set.
     VariableNotSet,
-    /// sqlx can't parse it.
-    Unparsable {
-        /// sqlx's reason.
-        reason: String,
-    },
+    /// sqlx can't parse it (sqlx's reason is the error's
+    /// [`source()`](std::error::Error::source)).
+    Unparsable,
 }
 
 impl fmt::Display for UrlProblem {
@@ -50,7 +48,7 @@ impl fmt::Display for UrlProblem {
                  sandbox's type parameter, or the variable the URL came from)"
             ),
             UrlProblem::VariableNotSet => f.write_str("is not set"),
-            UrlProblem::Unparsable { reason } => write!(f, "can't be read: {reason}"),
+            UrlProblem::Unparsable => f.write_str("can't be read by sqlx"),
         }
     }
 }

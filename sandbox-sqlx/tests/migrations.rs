@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ownership_e2e::{mysql_available, mysql_url, postgres_available, postgres_url};
+use ownership_runtime::error_chain;
 use ownership_runtime::harness::{TestConfig, run_async};
 use sandbox_sqlx::{MigrationsProblem, Sandbox, SandboxDatabase, SandboxError};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -238,10 +239,11 @@ where
     failure
 }
 
-/// The migrations problem of a checkout that must fail with one.
+/// The migrations problem of a checkout that must fail with one, and the error's message
+/// with its causes.
 fn problem_of(error: Option<SandboxError>) -> (MigrationsProblem, String) {
     let error = error.expect("the checkout fails");
-    let message = error.to_string();
+    let message = error_chain(&error).to_string();
     match error {
         SandboxError::Migrate { problem, .. } => (problem, message),
         other => panic!("expected a migrations problem, got {other:?}"),

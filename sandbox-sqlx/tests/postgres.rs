@@ -446,7 +446,7 @@ fn a_test_whose_connection_was_closed_while_the_server_is_down_says_so() {
         "sandbox `postgres-down`",
         "was found closed by the server at its first statement",
         "no other connection could be had",
-        "Check that the database server is up",
+        "check that the database server is up",
     ] {
         assert!(report.contains(expected), "{expected:?} in {report}");
     }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use ownership_e2e::{mysql_available, mysql_url, postgres_available, postgres_url};
+use ownership_runtime::error_chain;
 use ownership_runtime::harness::{TestConfig, TestResource, run_async};
 use sandbox_sqlx::{Sandbox, SandboxDatabase, SandboxError, UnreachableCause, UrlProblem};
 use sqlx::migrate::Migrator;
@@ -26,9 +27,11 @@ where
     outcome
 }
 
+/// The failure to reach the server of a checkout that must fail with one, and the error's
+/// message with its causes.
 fn unreachable_of(outcome: Result<(), SandboxError>) -> (Arc<sandbox_sqlx::Unreachable>, String) {
     let error = outcome.expect_err("the checkout fails");
-    let message = error.to_string();
+    let message = error_chain(&error).to_string();
     match error {
         SandboxError::Unreachable { failure, .. } => (failure, message),
         other => panic!("expected an unreachable server, got {other:?}"),
@@ -53,13 +56,13 @@ fn a_refused_connection_fails_every_checkout_with_one_clear_error<DB: SandboxDat
     let (first, message) = unreachable_of(checkout(&sandbox));
     assert_eq!(first.cause(), UnreachableCause::Refused, "{message}");
     for expected in [
-        "sandbox `no-server-db`: could not connect to",
+        "sandbox `no-server-db`: its database server can't be reached: could not connect to",
         server,
         "127.0.0.1:1",
         "the connection was refused: no server listens there",
-        &format!("Start {server}"),
+        &format!("start {server}"),
         "DATABASE_URL",
-        "Every later test of this process",
+        "every later test of this process",
     ] {
         assert!(message.contains(expected), "{expected:?} in {message}");
     }
@@ -130,7 +133,7 @@ fn unknown_databases_users_and_hosts_are_told_apart() {
     let (cause, message) = cause_at("postgres://root@no-such-host.invalid/test");
     assert_eq!(cause, UnreachableCause::UnknownHost, "{message}");
     assert!(
-        message.contains("Fix the host in DATABASE_URL"),
+        message.contains("fix the host in DATABASE_URL"),
         "{message}"
     );
     if !postgres_available("unreachable::unknown_databases_users_and_hosts_are_told_apart") {
@@ -140,7 +143,7 @@ fn unknown_databases_users_and_hosts_are_told_apart() {
     let (base, _) = server.rsplit_once('/').unwrap();
     let (cause, message) = cause_at(&format!("{base}/sandbox_no_such_database"));
     assert_eq!(cause, UnreachableCause::UnknownDatabase, "{message}");
-    assert!(message.contains("Create the database"), "{message}");
+    assert!(message.contains("create the database"), "{message}");
     let (_, host) = base.split_once('@').unwrap();
     let (cause, message) = cause_at(&format!("postgres://sandbox_no_such_role@{host}/test"));
     assert_eq!(cause, UnreachableCause::Authentication, "{message}");
@@ -227,7 +230,7 @@ fn build_refuses_a_url_of_another_database_or_none() {
     );
     for expected in [
         "sandbox `typo-db`: the database URL mysql://root@127.0.0.1:3306/test is a `mysql:` URL",
-        "A PostgreSQL URL looks like postgres://",
+        "(a PostgreSQL URL looks like postgres://",
         "set DATABASE_URL to one",
     ] {
         assert!(message.contains(expected), "{expected:?} in {message}");
@@ -284,10 +287,11 @@ fn tests_of_an_unreachable_sandbox_are_skipped_or_fail_under_ci() {
     assert!(passed, "{printed}");
     assert!(!printed.contains("the body ran"), "{printed}");
     for expected in [
-        "skipped unreachable::first: sandbox `skipping-db`: could not connect to PostgreSQL",
+        "skipped unreachable::first: sandbox `skipping-db`: its database server can't be \
+         reached: could not connect to PostgreSQL",
         "skipped unreachable::third",
         "note: 3 tests of this binary were skipped, their service unreachable: sandbox \
-         `skipping-db`: could not connect",
+         `skipping-db`: its database server can't be reached: could not connect",
         "Run with CI=true to fail them instead.",
     ] {
         assert!(printed.contains(expected), "{expected:?} in {printed}");

@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use ownership_runtime::harness::{Flavor, TestConfig, TestResource, run_async};
-use ownership_runtime::{Actor, ActorId, InCallers, callers};
+use ownership_runtime::{Actor, ActorId, InCallers, callers, error_chain};
 use sandbox_sqlx::{
     AllowOptions, AllowRefusal, Checkin, Checkout, CheckoutOptions, HookKind, Sandbox,
     SandboxBuilder, SandboxDatabase, SandboxError, SandboxMode, SandboxPool, SharedModeRefusal,
@@ -281,17 +281,17 @@ fn assert_hook_failed(error: &SandboxError, kind: HookKind, owner: ActorId) {
             .is_some_and(|source| source.message().contains(MISSING_TABLE)),
         "the hook's own error: {source:?}"
     );
-    assert_hook_reported(&error.to_string(), kind);
+    assert_hook_reported(&error_chain(error).to_string(), kind);
 }
 
-/// Asserts that `message` reports the failure of the `kind` hook (see
+/// Asserts that `message` (with the error's causes) reports the failure of the `kind` hook (see
 /// [`assert_hook_failed`]).
 fn assert_hook_reported(message: &str, kind: HookKind) {
     for expected in [
         kind.to_string().as_str(),
         "failed",
         MISSING_TABLE,
-        "The connection was rolled back and returned to the pool",
+        "the connection was rolled back and returned to the pool",
     ] {
         assert!(message.contains(expected), "{expected:?} in {message}");
     }
@@ -308,14 +308,9 @@ fn as_worker<T: Send>(actor: &Actor, work: impl Future<Output = T> + Send) -> T 
     })
 }
 
-/// The sandbox's error inside an sqlx error (`sqlx::Error::Configuration`).
+/// The sandbox's error inside an sqlx error (see `SandboxError::of`).
 pub fn sandbox_error(error: &sqlx::Error) -> &SandboxError {
-    match error {
-        sqlx::Error::Configuration(source) => source
-            .downcast_ref::<SandboxError>()
-            .unwrap_or_else(|| panic!("not a sandbox error: {error}")),
-        other => panic!("not a sandbox error: {other}"),
-    }
+    SandboxError::of(error).unwrap_or_else(|| panic!("not a sandbox error: {error}"))
 }
 
 /// Asserts that a statement failed on a unique constraint.
