@@ -188,10 +188,17 @@ pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
         let mut cause = self.0.source();
         while let Some(error) = cause {
-            write!(f, ": {error}")?;
+            // Errors of other crates (sqlx's, io's wrappers) may repeat their cause in
+            // their own message: shown once.
+            let text = error.to_string();
+            if !shown.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
             cause = error.source();
         }
         Ok(())
@@ -220,4 +227,28 @@ impl std::fmt::Display for ErrorChain<'_> {
 /// ```
 pub fn error_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> ErrorChain<'a> {
     ErrorChain(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    /// An error that, like sqlx's, repeats its cause in its own message.
+    #[derive(Debug, thiserror::Error)]
+    #[error("error returned from database: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("sandbox `app`: could not check out a connection")]
+    struct Outer(#[source] Repeats);
+
+    #[test]
+    fn a_cause_that_its_error_already_shows_is_shown_once() {
+        let error = Outer(Repeats(std::io::Error::other("role \"x\" does not exist")));
+        assert_eq!(
+            error_chain(&error).to_string(),
+            "sandbox `app`: could not check out a connection: error returned from database: \
+             role \"x\" does not exist"
+        );
+    }
 }
