@@ -207,21 +207,28 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     /// static CLOCK: Facade<dyn Clock> = Facade::new("app::CLOCK");
     /// assert!(matches!(CLOCK.try_get(), Err(CallError::NotOwned { .. })));
     /// ```
+    #[track_caller]
     pub fn try_get(&self) -> Result<Guard<'_, T>, CallError> {
+        let at = Location::caller();
         match self.mocks.get() {
             // No mock was ever installed here: nobody to look for.
             None => self.default_guard().ok_or_else(|| CallError::NotOwned {
                 facade: self.name,
+                at,
                 callers: callers(),
                 owners: Vec::new(),
             }),
-            Some(mocks) => self.lookup(mocks),
+            Some(mocks) => self.lookup(mocks, at),
         }
     }
 
-    fn lookup(&self, mocks: &Mocks<T>) -> Result<Guard<'_, T>, CallError> {
+    fn lookup(
+        &self,
+        mocks: &Mocks<T>,
+        at: &'static Location<'static>,
+    ) -> Result<Guard<'_, T>, CallError> {
         let chain = callers();
-        match mocks.lookup(&chain)? {
+        match mocks.lookup(&chain, at)? {
             Lookup::Installed(lease, owner) => Ok(Guard {
                 inner: Inner::Installed { lease, owner },
             }),
@@ -229,12 +236,14 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
                 if let Some(&ended) = chain.iter().find(|actor| !actor.is_alive()) {
                     return Err(CallError::Ended {
                         facade: self.name,
+                        at,
                         actor: ended,
                         callers: chain,
                     });
                 }
                 self.default_guard().ok_or_else(|| CallError::NotOwned {
                     facade: self.name,
+                    at,
                     callers: chain,
                     owners: mocks.owner_list(),
                 })

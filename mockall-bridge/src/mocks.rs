@@ -61,7 +61,12 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
     ///
     /// A lease is granted while a verification waits for the calls in progress: a fake
     /// whose methods call the facade again doesn't deadlock with it.
-    pub(crate) fn lookup(&self, chain: &Callers) -> Result<Lookup<T>, CallError> {
+    /// `at` is where the call was made, for its errors.
+    pub(crate) fn lookup(
+        &self,
+        chain: &Callers,
+        at: &'static Location<'static>,
+    ) -> Result<Lookup<T>, CallError> {
         for _ in 0..LOOKUP_RETRIES {
             let Some(found) = self.owners.fetch_owner(chain, &()) else {
                 return Ok(Lookup::Miss);
@@ -83,10 +88,12 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
                 Ok(lease) => Ok(Lookup::Installed(lease, owner)),
                 Err(Vacant::Uninstalled) => Err(CallError::Uninstalled {
                     facade: self.facade,
+                    at,
                     owner,
                 }),
                 Err(Vacant::Ended) => Err(CallError::Ended {
                     facade: self.facade,
+                    at,
                     actor: owner,
                     callers: chain.clone(),
                 }),
