@@ -589,10 +589,12 @@ impl<T: ?Sized + 'static> fmt::Debug for Facade<T> {
 
 /// The implementation a call got from [`Facade::get`]: derefs to `&T`.
 ///
-/// A test's mock is lent to the call for as long as the guard lives (the test's
-/// verification waits for it to come back), so drop the guard when the call is done
-/// (`FACADE.get().method(..)` does). The guard holds no lock and is `Send`, so an `async`
-/// call may keep it across `.await`s, also in spawned tasks.
+/// A test's mock is lent to the call for as long as the guard lives, so drop the guard
+/// when the call is done (`FACADE.get().method(..)` does, and so does
+/// `FACADE.get().method(..).await`). The guard holds no lock and is `Send`, so an `async`
+/// call keeps it across its `.await`s, also in spawned tasks: the test's tasks are
+/// cancelled before its mocks are verified, so a call still in flight as the test ends
+/// doesn't delay verification (see [Async dependencies](crate#async-dependencies)).
 ///
 /// ```
 /// use mockall_bridge::{Facade, Guard};
