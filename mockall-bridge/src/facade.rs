@@ -14,7 +14,7 @@ use std::panic::Location;
 use std::sync::{Arc, OnceLock};
 
 use ownership_runtime::harness::TestResource;
-use ownership_runtime::{ActorId, Found, OwnershipError, ToAllow, callers};
+use ownership_runtime::{ActorId, ToAllow, callers};
 
 use crate::error::{CallError, FacadeError};
 use crate::mocks::{Lookup, Mocks, TAKE_WAIT, Unverified};
@@ -442,23 +442,17 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
                 operation: "allow access to",
             });
         }
-        let found = self
+        match self
             .mocks
             .get()
-            .and_then(|mocks| Some((mocks, mocks.owners.fetch_owner(&chain, &())?)));
-        match found {
+            .and_then(|mocks| mocks.allow_from(&chain, to_allow))
+        {
+            Some(outcome) => outcome,
             None => Err(FacadeError::NothingInstalled {
                 facade: self.name,
                 operation: "allow access to",
                 callers: chain,
             }),
-            // Shared mode: everyone uses the shared owner's mock already.
-            Some((_, Found::SharedOwner(_))) => Ok(()),
-            Some((mocks, Found::Owner(owner))) => match mocks.owners.allow(owner, to_allow, ()) {
-                // The facade went shared in between: the same.
-                Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => Ok(()),
-                Err(error) => Err(FacadeError::from_ownership(self.name, error, Some(owner))),
-            },
         }
     }
 
