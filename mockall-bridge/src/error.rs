@@ -302,7 +302,10 @@ impl FacadeError {
 /// let error = CLOCK.try_get().map(|_| ()).unwrap_err();
 /// assert!(matches!(error, CallError::NotOwned { facade: "app::CLOCK", .. }));
 /// let message = error.to_string();
-/// assert!(message.contains("facade `app::CLOCK` has no implementation for this call"));
+/// assert!(message.contains("facade `app::CLOCK` has no implementation for the call at "));
+/// // `try_get` and `get` are `#[track_caller]`: the error says where the call was made.
+/// let CallError::NotOwned { at, .. } = error else { unreachable!() };
+/// assert_eq!(at.file(), file!());
 /// assert!(message.contains("give the facade a default implementation"));
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
@@ -310,10 +313,12 @@ impl FacadeError {
 pub enum CallError {
     /// No actor of the calling chain owns a mock in the facade or is allowed to use one,
     /// and the facade has no default implementation.
-    #[error("{}", not_owned(facade, callers, owners))]
+    #[error("{}", not_owned(facade, at, callers, owners))]
     NotOwned {
         /// The facade's name.
         facade: &'static str,
+        /// Where the call was made (the caller of `get` / `try_get`).
+        at: &'static Location<'static>,
         /// The calling chain, innermost first.
         callers: Callers,
         /// The actors that own a mock in the facade right now (other tests, usually).
@@ -324,14 +329,16 @@ pub enum CallError {
     /// verified and removed, and such a call never reaches another test's mock, nor the
     /// default implementation.
     #[error(
-        "facade `{facade}` was called for {actor}, which has ended: the test (or actor) this \
-         code works for is over, and the mocks it owned were verified and removed. The caller \
+        "facade `{facade}` was called at {at} for {actor}, which has ended: the test (or actor) \
+         this code works for is over, and the mocks it owned were verified and removed. The caller \
          (chain {callers}) is a task or thread that outlived its test: await or join it before \
          the test returns, or give a long-lived worker an `Actor` of its own and allow it."
     )]
     Ended {
         /// The facade's name.
         facade: &'static str,
+        /// Where the call was made (the caller of `get` / `try_get`).
+        at: &'static Location<'static>,
         /// The actor that has ended.
         actor: ActorId,
         /// The calling chain, innermost first.
@@ -340,12 +347,14 @@ pub enum CallError {
 
     /// The owner uninstalled its mock and has not installed another one.
     #[error(
-        "facade `{facade}` was called for {owner}, which uninstalled its mock and has not \
-         installed another one: install a new mock before calling again."
+        "facade `{facade}` was called at {at} for {owner}, which uninstalled its mock and has \
+         not installed another one: install a new mock before calling again."
     )]
     Uninstalled {
         /// The facade's name.
         facade: &'static str,
+        /// Where the call was made (the caller of `get` / `try_get`).
+        at: &'static Location<'static>,
         /// The owner.
         owner: ActorId,
     },
@@ -354,7 +363,12 @@ pub enum CallError {
 /// How many owners the not-owned message names before it says "and N more".
 const OWNERS_SHOWN: usize = 3;
 
-fn not_owned(facade: &str, callers: &Callers, owners: &[ActorId]) -> String {
+fn not_owned(
+    facade: &str,
+    at: &Location<'static>,
+    callers: &Callers,
+    owners: &[ActorId],
+) -> String {
     let caller = match callers.first() {
         None => "this code runs for no actor (`ownership_runtime::callers()` is empty: a thread \
                  or runtime that no test started, or code outside any owned test)"
@@ -387,8 +401,8 @@ fn not_owned(facade: &str, callers: &Callers, owners: &[ActorId]) -> String {
         )
     };
     format!(
-        "facade `{facade}` has no implementation for this call: {caller}, and the facade has \
-         no default implementation.\n\
+        "facade `{facade}` has no implementation for the call at {at}: {caller}, and the facade \
+         has no default implementation.\n\
          {others}\n\
          \x20 - carry the test's callers into the code that calls: start it with \
          `ownership_runtime::spawn`, `spawn_blocking` or `thread::spawn`, or wrap its future \

@@ -14,7 +14,7 @@ use std::panic::Location;
 use std::sync::{Arc, OnceLock};
 
 use ownership_runtime::harness::TestResource;
-use ownership_runtime::{ActorId, Found, OwnershipError, ToAllow, callers};
+use ownership_runtime::{ActorId, ToAllow, callers};
 
 use crate::error::{CallError, FacadeError};
 use crate::mocks::{Lookup, Mocks, TAKE_WAIT, Unverified};
@@ -207,21 +207,28 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     /// static CLOCK: Facade<dyn Clock> = Facade::new("app::CLOCK");
     /// assert!(matches!(CLOCK.try_get(), Err(CallError::NotOwned { .. })));
     /// ```
+    #[track_caller]
     pub fn try_get(&self) -> Result<Guard<'_, T>, CallError> {
+        let at = Location::caller();
         match self.mocks.get() {
             // No mock was ever installed here: nobody to look for.
             None => self.default_guard().ok_or_else(|| CallError::NotOwned {
                 facade: self.name,
+                at,
                 callers: callers(),
                 owners: Vec::new(),
             }),
-            Some(mocks) => self.lookup(mocks),
+            Some(mocks) => self.lookup(mocks, at),
         }
     }
 
-    fn lookup(&self, mocks: &Mocks<T>) -> Result<Guard<'_, T>, CallError> {
+    fn lookup(
+        &self,
+        mocks: &Mocks<T>,
+        at: &'static Location<'static>,
+    ) -> Result<Guard<'_, T>, CallError> {
         let chain = callers();
-        match mocks.lookup(&chain)? {
+        match mocks.lookup(&chain, at)? {
             Lookup::Installed(lease, owner) => Ok(Guard {
                 inner: Inner::Installed { lease, owner },
             }),
@@ -229,12 +236,14 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
                 if let Some(&ended) = chain.iter().find(|actor| !actor.is_alive()) {
                     return Err(CallError::Ended {
                         facade: self.name,
+                        at,
                         actor: ended,
                         callers: chain,
                     });
                 }
                 self.default_guard().ok_or_else(|| CallError::NotOwned {
                     facade: self.name,
+                    at,
                     callers: chain,
                     owners: mocks.owner_list(),
                 })
@@ -433,23 +442,17 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
                 operation: "allow access to",
             });
         }
-        let found = self
+        match self
             .mocks
             .get()
-            .and_then(|mocks| Some((mocks, mocks.owners.fetch_owner(&chain, &())?)));
-        match found {
+            .and_then(|mocks| mocks.allow_from(&chain, to_allow))
+        {
+            Some(outcome) => outcome,
             None => Err(FacadeError::NothingInstalled {
                 facade: self.name,
                 operation: "allow access to",
                 callers: chain,
             }),
-            // Shared mode: everyone uses the shared owner's mock already.
-            Some((_, Found::SharedOwner(_))) => Ok(()),
-            Some((mocks, Found::Owner(owner))) => match mocks.owners.allow(owner, to_allow, ()) {
-                // The facade went shared in between: the same.
-                Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => Ok(()),
-                Err(error) => Err(FacadeError::from_ownership(self.name, error, Some(owner))),
-            },
         }
     }
 
@@ -580,10 +583,12 @@ impl<T: ?Sized + 'static> fmt::Debug for Facade<T> {
 
 /// The implementation a call got from [`Facade::get`]: derefs to `&T`.
 ///
-/// A test's mock is lent to the call for as long as the guard lives (the test's
-/// verification waits for it to come back), so drop the guard when the call is done
-/// (`FACADE.get().method(..)` does). The guard holds no lock and is `Send`, so an `async`
-/// call may keep it across `.await`s, also in spawned tasks.
+/// A test's mock is lent to the call for as long as the guard lives, so drop the guard
+/// when the call is done (`FACADE.get().method(..)` does, and so does
+/// `FACADE.get().method(..).await`). The guard holds no lock and is `Send`, so an `async`
+/// call keeps it across its `.await`s, also in spawned tasks: the test's tasks are
+/// cancelled before its mocks are verified, so a call still in flight as the test ends
+/// doesn't delay verification (see [Async dependencies](crate#async-dependencies)).
 ///
 /// ```
 /// use mockall_bridge::{Facade, Guard};

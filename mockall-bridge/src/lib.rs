@@ -117,16 +117,75 @@
 //!
 //! # Async dependencies
 //!
-//! A facade holds a trait object, and `async fn` in traits can't be one: declare the
-//! method as returning a boxed future instead (what `#[async_trait]` writes for you). The
-//! mock returns a ready future, or one that waits, to test timeouts.
+//! A facade holds a trait object, and a trait with a plain `async fn` (or a return-position
+//! `impl Future`, which is what `#[trait_variant::make(Send)]` writes) can't be one. Two
+//! ways work:
+//!
+//! - `#[async_trait]` on the trait (and `#[automock]` above it, for a mockall mock): its
+//!   methods return boxed futures, and `dyn Trait` is a trait object;
+//! - or a method that returns a boxed future, `Pin<Box<dyn Future<Output = ..> + Send>>`,
+//!   written by hand (the mock returns a ready future, or one that waits, to test timeouts).
+//!
+//! A trait made with `trait_variant` stays as it is for generic code; the facade's trait is
+//! declared one of these two ways.
+//!
+//! A call reads like a call: `GATEWAY.get().charge(cents).await`. The guard lives across
+//! the `.await` (it is `Send`, and holds no lock), also in tasks that move between threads.
+//! Verification doesn't wait for such calls: when the test ends, the harness stops the
+//! test's runtime, which cancels the tasks that still await a call (their guards drop), and
+//! then verifies. Only a guard held by a thread or runtime that the test doesn't own (an
+//! allowed worker that is in the middle of a call) is waited for, 2 s at most.
 //!
 //! ```
-//! use std::future::{Future, ready};
+//! use async_trait::async_trait;
+//! use mockall::automock;
+//! use mockall_bridge::facade;
+//! use ownership_runtime::harness::{TestConfig, run_async};
+//!
+//! #[automock] // above `#[async_trait]`
+//! #[async_trait]
+//! pub trait PaymentGateway: Send + Sync {
+//!     async fn charge(&self, cents: u64) -> Result<String, String>;
+//! }
+//!
+//! pub struct Stripe;
+//! #[async_trait]
+//! impl PaymentGateway for Stripe {
+//!     async fn charge(&self, cents: u64) -> Result<String, String> {
+//!         Ok(format!("ch_live_{cents}"))
+//!     }
+//! }
+//!
+//! facade!(pub static GATEWAY: dyn PaymentGateway = Stripe);
+//!
+//! async fn checkout(cents: u64) -> Result<String, String> {
+//!     GATEWAY.get().charge(cents).await
+//! }
+//!
+//! fn main() {
+//!     run_async(TestConfig::new("shop::tests::async_charge"), || async {
+//!         let mut gateway = MockPaymentGateway::new();
+//!         gateway
+//!             .expect_charge()
+//!             .times(2)
+//!             .returning(|cents| Ok(format!("ch_{cents}")));
+//!         GATEWAY.install(gateway).unwrap();
+//!         assert_eq!(checkout(250).await.unwrap(), "ch_250");
+//!         let task = tokio::spawn(checkout(300));
+//!         assert_eq!(task.await.unwrap().unwrap(), "ch_300");
+//!     });
+//! }
+//! ```
+//!
+//! The boxed future by hand, with a mock whose future never ends (a timeout test):
+//!
+//! ```
+//! use std::future::{Future, pending};
 //! use std::pin::Pin;
+//! use std::time::Duration;
 //!
 //! use mockall::automock;
-//! use mockall_bridge::{Facade, installable};
+//! use mockall_bridge::facade;
 //! use ownership_runtime::harness::{TestConfig, run_async};
 //!
 //! /// What `charge` returns: a future the caller awaits.
@@ -136,25 +195,23 @@
 //! pub trait PaymentGateway: Send + Sync {
 //!     fn charge(&self, cents: u64) -> ChargeFuture;
 //! }
-//! installable!(dyn PaymentGateway);
 //!
-//! pub static GATEWAY: Facade<dyn PaymentGateway> = Facade::new("shop::GATEWAY");
+//! facade!(pub static GATEWAY: dyn PaymentGateway);
 //!
 //! async fn checkout(cents: u64) -> Result<String, String> {
-//!     // Start the call, then let the facade's guard go before awaiting it.
-//!     let charge = GATEWAY.get().charge(cents);
-//!     charge.await
+//!     match tokio::time::timeout(Duration::from_secs(30), GATEWAY.get().charge(cents)).await {
+//!         Ok(charged) => charged,
+//!         Err(_) => Err("the gateway timed out".to_owned()),
+//!     }
 //! }
 //!
 //! fn main() {
-//!     run_async(TestConfig::new("shop::tests::async_charge"), || async {
+//!     // The test's clock starts paused: the 30 s pass at once.
+//!     run_async(TestConfig::new("shop::tests::gateway_hangs").start_paused(true), || async {
 //!         let mut gateway = MockPaymentGateway::new();
-//!         gateway
-//!             .expect_charge()
-//!             .times(1)
-//!             .returning(|cents| Box::pin(ready(Ok(format!("ch_{cents}")))));
+//!         gateway.expect_charge().times(1).returning(|_| Box::pin(pending()));
 //!         GATEWAY.install(gateway).unwrap();
-//!         assert_eq!(checkout(250).await.unwrap(), "ch_250");
+//!         assert_eq!(checkout(250).await.unwrap_err(), "the gateway timed out");
 //!     });
 //! }
 //! ```
@@ -163,6 +220,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod declare;
 mod error;
 mod facade;
 mod mocks;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ownership_runtime::{ActorId, Callers, Found, Ownership};
+use ownership_runtime::{ActorId, Callers, Found, Ownership, OwnershipError, ToAllow};
 
 use crate::error::{CallError, FacadeError};
 use crate::slot::{Lease, Leave, Slot, Status, Taken, Vacant};
@@ -61,7 +61,12 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
     ///
     /// A lease is granted while a verification waits for the calls in progress: a fake
     /// whose methods call the facade again doesn't deadlock with it.
-    pub(crate) fn lookup(&self, chain: &Callers) -> Result<Lookup<T>, CallError> {
+    /// `at` is where the call was made, for its errors.
+    pub(crate) fn lookup(
+        &self,
+        chain: &Callers,
+        at: &'static Location<'static>,
+    ) -> Result<Lookup<T>, CallError> {
         for _ in 0..LOOKUP_RETRIES {
             let Some(found) = self.owners.fetch_owner(chain, &()) else {
                 return Ok(Lookup::Miss);
@@ -83,16 +88,36 @@ impl<T: ?Sized + Send + Sync + 'static> Mocks<T> {
                 Ok(lease) => Ok(Lookup::Installed(lease, owner)),
                 Err(Vacant::Uninstalled) => Err(CallError::Uninstalled {
                     facade: self.facade,
+                    at,
                     owner,
                 }),
                 Err(Vacant::Ended) => Err(CallError::Ended {
                     facade: self.facade,
+                    at,
                     actor: owner,
                     callers: chain.clone(),
                 }),
             };
         }
         Ok(Lookup::Miss)
+    }
+
+    /// Allows `to_allow` to use the mock `chain` reaches (its owner's); `None` if the chain
+    /// reaches none. In shared mode everyone uses the shared owner's mock already: `Ok`.
+    pub(crate) fn allow_from(
+        &self,
+        chain: &[ActorId],
+        to_allow: ToAllow,
+    ) -> Option<Result<(), FacadeError>> {
+        let owner = match self.owners.fetch_owner(chain, &())? {
+            Found::SharedOwner(_) => return Some(Ok(())),
+            Found::Owner(owner) => owner,
+        };
+        Some(match self.owners.allow(owner, to_allow, ()) {
+            // The facade went shared in between: the same.
+            Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => Ok(()),
+            Err(error) => Err(FacadeError::from_ownership(self.facade, error, Some(owner))),
+        })
     }
 
     /// The actors that own a mock in this facade (for messages).

@@ -9,11 +9,14 @@
 //!   dropped, which is when mockall checks its expectations; unmet expectations fail the
 //!   test, listed in its report as "facade `NAME` (after the test): ...".
 //!
+//! - [`allow_all`](ownership_runtime::allow_all) allows an actor to use the mock of the
+//!   test that calls it, as [`Facade::allow`](crate::Facade::allow) does.
+//!
 //! The harness holds the registration weakly, so a facade that is not a `static` (a local
 //! in a test) leaves it when it drops.
 
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
-use ownership_runtime::{Mode, SharedOwnerDown};
+use ownership_runtime::{ActorId, Mode, SharedOwnerDown};
 
 use crate::mocks::{Mocks, TAKE_WAIT, Unverified};
 use crate::slot::Leave;
@@ -39,6 +42,15 @@ impl<T: ?Sized + Send + Sync + 'static> TestResource for Mocks<T> {
             ),
         };
         vec![Failure::new(message)]
+    }
+
+    /// Allows `actor` to use the mock `owner` reaches here (for `allow_all`); nothing to do
+    /// if it reaches none.
+    fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+        match self.allow_from(&[owner], actor.into()) {
+            None | Some(Ok(())) => Ok(()),
+            Some(Err(error)) => Err(Failure::from_error(error)),
+        }
     }
 
     fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {

@@ -236,11 +236,17 @@ fn an_unowned_call_panics_with_the_facade_the_caller_the_owners_and_the_fixes() 
     let owner_id = installed.recv().unwrap();
 
     // From a thread that runs for no actor.
+    let line = line!() + 1;
     let payload = panic::catch_unwind(|| UNOWNED.get().value()).unwrap_err();
     let message = payload.downcast_ref::<String>().unwrap();
+    // The message names where the call was made (`get` is `#[track_caller]`).
+    let call_site = format!(
+        "facade `decisions::UNOWNED` has no implementation for the call at {}:{line}:",
+        file!()
+    );
     for expected in [
-        "facade `decisions::UNOWNED` has no implementation for this call: this code runs for \
-         no actor (`ownership_runtime::callers()` is empty",
+        call_site.as_str(),
+        ": this code runs for no actor (`ownership_runtime::callers()` is empty",
         "and the facade has no default implementation.",
         &format!("Mocks in it are owned right now by {owner_id};"),
         "`ownership_runtime::spawn`, `spawn_blocking` or `thread::spawn`",

@@ -77,13 +77,16 @@ mod ownership;
 mod propagate;
 pub mod runwide;
 mod thread_safety;
+mod worker;
 
 pub use actor::Actor;
 pub use actor_id::ActorId;
 pub use callers::{Callers, Entered, EnteredChain, WithCallers, callers};
 pub use error::{ErrorChain, OwnershipError, SharedOwnerDown, error_chain};
+pub use harness::allow_all;
 pub use ownership::{Found, LazyResolver, Mode, Ownership, Snapshot, ToAllow};
 /// The `#[owned_test]` attribute (feature `macros`, on by default).
 #[cfg(feature = "macros")]
 pub use ownership_macros::owned_test;
 pub use propagate::{CallersRuntime, InCallers, build_runtime, spawn, spawn_blocking, thread};
+pub use worker::{Worker, WorkerError};

@@ -2,18 +2,19 @@
 //! it (`#[owned_test(sandbox = DB)]`), a connection is checked out for the test; after
 //! every test, the connections the test owns are checked in (rolled back), and a sandbox
 //! transaction that had ended is reported; in a shared test, the sandbox is in shared
-//! mode, owned by the test.
+//! mode, owned by the test; [`allow_all`](ownership_runtime::allow_all) allows an actor
+//! on the connection the test holds, as [`Sandbox::allow`] does.
 //!
 //! Each sandbox's state registers with the harness when it is built; the [`Sandbox`]
 //! handle a test names is the same resource (its key is the state's).
 
 use ownership_runtime::harness::{Failure, ResourceKey, TestContext, TestResource};
-use ownership_runtime::{Mode, SharedOwnerDown};
+use ownership_runtime::{ActorId, Mode, OwnershipError, SharedOwnerDown};
 use sqlx::Executor;
 
 use crate::backend::SandboxDatabase;
 use crate::driven::Driven;
-use crate::error::SandboxError;
+use crate::error::{AllowRefusal, SandboxError};
 use crate::sandbox::Sandbox;
 use crate::state::State;
 
@@ -34,6 +35,31 @@ where
             Ok(_) => Vec::new(),
             Err(error) => vec![self.failure(error)],
         }
+    }
+
+    /// Allows `actor` on the connection `owner` reaches here (for `allow_all`); nothing to
+    /// do if it reaches none, or in shared mode (everyone uses the shared connection).
+    fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+        if matches!(self.owners.mode(), Mode::Shared(_))
+            || self.owners.fetch_owner(&[owner], &()).is_none()
+        {
+            return Ok(());
+        }
+        let reason = match self.owners.allow(owner, actor, ()) {
+            Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => return Ok(()),
+            Err(OwnershipError::AlreadyAnOwner { .. }) => AllowRefusal::AlreadyOwner,
+            Err(OwnershipError::AlreadyAllowed { owner, .. }) => {
+                AllowRefusal::AlreadyAllowed { owner }
+            }
+            Err(OwnershipError::ActorDown { .. }) => AllowRefusal::ActorEnded,
+            Err(_) => AllowRefusal::NoConnection,
+        };
+        Err(self.failure(SandboxError::AllowRefused {
+            label: self.label.to_string(),
+            actor,
+            owner_or_allowed: owner,
+            reason,
+        }))
     }
 
     fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
@@ -111,6 +137,10 @@ where
 
     fn after_test(&self, test: &TestContext) -> Vec<Failure> {
         self.state.after_test(test)
+    }
+
+    fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+        self.state.allow(owner, actor)
     }
 
     fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {

@@ -45,6 +45,7 @@
 //! through a `JoinHandle`: a test that expects a task to panic should catch the panic
 //! inside that task (`std::panic::catch_unwind`, `FutureExt::catch_unwind`).
 
+mod allow;
 mod config;
 mod context;
 mod failure;
@@ -69,6 +70,7 @@ use self::leftovers::{Leftovers, TestRuntime};
 use self::report::{Problem, Report, SetupProblem};
 use crate::actor::Actor;
 
+pub use self::allow::{AllowAllError, Refusals, allow_all};
 pub use self::config::{DEFAULT_LEFTOVER_GRACE, Flavor, LeftoverTasks, TestConfig};
 pub use self::context::TestContext;
 pub use self::failure::Failure;

@@ -7,6 +7,7 @@ use std::sync::{Arc, LazyLock, Weak};
 
 use super::context::TestContext;
 use super::failure::Failure;
+use crate::actor_id::ActorId;
 use crate::error::SharedOwnerDown;
 use crate::ownership::{Mode, Ownership, Server};
 
@@ -161,6 +162,44 @@ pub trait TestResource: Send + Sync {
         Vec::new()
     }
 
+    /// Allows `actor` to use what `owner` (or the owner `owner` is allowed through) holds in
+    /// this resource: what [`allow_all`](super::allow_all) calls on every registered
+    /// resource. A resource in which `owner` holds nothing returns `Ok(())` and changes
+    /// nothing. Does nothing unless overridden.
+    ///
+    /// # Errors
+    ///
+    /// The resource's refusal (the actor already serves another owner, it has ended, ..),
+    /// which `allow_all` reports under the resource's name.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{Failure, TestResource};
+    /// use ownership_runtime::{Actor, ActorId, Ownership};
+    ///
+    /// struct Flags(Ownership<&'static str, bool>);
+    /// impl TestResource for Flags {
+    ///     fn name(&self) -> String {
+    ///         "feature flags".to_owned()
+    ///     }
+    ///     fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+    ///         if self.0.fetch_owner(&[owner], &"flags").is_none() {
+    ///             return Ok(()); // nothing of `owner`'s here
+    ///         }
+    ///         self.0.allow(owner, actor, "flags").map_err(Failure::from_error)
+    ///     }
+    /// }
+    /// let flags = Flags(Ownership::new());
+    /// let (test, worker) = (Actor::named("tests::flags"), Actor::named("worker"));
+    /// flags.allow(test.id(), worker.id()).unwrap(); // owns nothing yet
+    /// flags.0.get_and_update(test.id(), "flags", |_| ((), true)).unwrap();
+    /// flags.allow(test.id(), worker.id()).unwrap();
+    /// assert!(flags.0.fetch_owner(&[worker.id()], &"flags").is_some());
+    /// ```
+    fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+        let _ = (owner, actor);
+        Ok(())
+    }
+
     /// Switches the resource's ownership servers to `mode`: shared with a shared test for
     /// the whole of it, private after it. Only the harness calls it. Does nothing unless
     /// overridden.
@@ -278,6 +317,10 @@ impl<T: TestResource> TestResource for LazyLock<T> {
         LazyLock::force(self).switch_mode(mode)
     }
 
+    fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+        LazyLock::force(self).allow(owner, actor)
+    }
+
     fn key(&self) -> ResourceKey {
         LazyLock::force(self).key()
     }
@@ -299,6 +342,10 @@ impl<T: TestResource + ?Sized> TestResource for Arc<T> {
 
     fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
         (**self).switch_mode(mode)
+    }
+
+    fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+        (**self).allow(owner, actor)
     }
 
     fn key(&self) -> ResourceKey {
