@@ -72,7 +72,7 @@ pub struct Worker {
 pub enum WorkerError {
     /// The worker's thread could not be started, or its runtime built (the source says
     /// why: usually the process is out of threads or file descriptors).
-    #[error("worker `{worker}` could not start: {stage} failed (see the source)")]
+    #[error("worker `{worker}` could not start: {stage} failed")]
     Start {
         /// The worker's name.
         worker: String,

@@ -15,10 +15,12 @@ use std::time::Duration;
 use ownership_runtime::background::{self, BackgroundError};
 use ownership_runtime::flight::{LoadError, SingleFlight};
 use ownership_runtime::harness::{
-    Failure, Flavor, TestConfig, TestContext, TestResource, run_async, run_sync,
+    Failure, Flavor, TestConfig, TestContext, TestResource, register_resource, run_async, run_sync,
 };
 use ownership_runtime::runwide::{RunWide, RunWideError};
-use ownership_runtime::{Actor, Mode, Ownership, callers, error_chain};
+use ownership_runtime::{
+    Actor, ActorId, Mode, Ownership, Worker, WorkerError, allow_all, callers, error_chain,
+};
 
 /// The message of a `Result`'s error, with its causes.
 fn chain_of<T: std::fmt::Debug, E: std::error::Error + 'static>(result: Result<T, E>) -> String {
@@ -177,6 +179,57 @@ fn background_errors() -> Vec<(&'static str, String)> {
             "BackgroundError::Cancelled",
             error_chain(&BackgroundError::Cancelled).to_string(),
         ),
+    ]
+}
+
+/// A resource that refuses to allow anyone: a queue whose consumer is taken.
+struct Refuser;
+
+impl TestResource for Refuser {
+    fn name(&self) -> String {
+        "queue `orders`".to_owned()
+    }
+
+    fn allow(&self, _owner: ActorId, _actor: ActorId) -> Result<(), Failure> {
+        Err(Failure::new(
+            "its one consumer is taken by another actor; stop that one first",
+        ))
+    }
+}
+
+static REFUSER: std::sync::LazyLock<Arc<dyn TestResource>> = std::sync::LazyLock::new(|| {
+    let refuser: Arc<dyn TestResource> = Arc::new(Refuser);
+    register_resource(Arc::downgrade(&refuser));
+    refuser
+});
+
+/// A worker that panics, and `allow_all` from no actor and refused by a resource: all for
+/// real. A worker that can't start (out of threads) is built.
+fn worker_and_allow_errors() -> Vec<(&'static str, String)> {
+    let worker = Worker::start("mailer", async { panic!("the outbox is corrupt") })
+        .expect("the worker starts");
+    let panicked = worker.join().expect_err("the worker panicked");
+    let cannot_start = WorkerError::Start {
+        worker: "mailer".to_owned(),
+        stage: "spawning its thread",
+        source: io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "Resource temporarily unavailable (os error 11)",
+        ),
+    };
+    let helper = Actor::named("mailer");
+    let no_actor = allow_all(helper.id()).expect_err("no caller");
+    std::sync::LazyLock::force(&REFUSER);
+    let test = Actor::named("tests::checkout");
+    let refused = {
+        let _entered = test.enter();
+        allow_all(helper.id()).expect_err("the queue refuses")
+    };
+    vec![
+        ("WorkerError::Start", error_chain(&cannot_start).to_string()),
+        ("WorkerError::Panicked", error_chain(&panicked).to_string()),
+        ("AllowAllError::NoActor", error_chain(&no_actor).to_string()),
+        ("AllowAllError::Refused", error_chain(&refused).to_string()),
     ]
 }
 
@@ -386,6 +439,7 @@ fn the_guide_shows_every_message_of_ownership_runtime() {
     rendered.extend(runwide_errors(&runtime));
     rendered.extend(flight_errors(&runtime));
     rendered.extend(background_errors());
+    rendered.extend(worker_and_allow_errors());
     rendered.extend(reports());
     error_guide::check("ownership-runtime", &rendered);
 }

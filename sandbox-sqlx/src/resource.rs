@@ -9,12 +9,12 @@
 //! handle a test names is the same resource (its key is the state's).
 
 use ownership_runtime::harness::{Failure, ResourceKey, TestContext, TestResource};
-use ownership_runtime::{ActorId, Mode, OwnershipError, SharedOwnerDown};
+use ownership_runtime::{ActorId, Mode, SharedOwnerDown};
 use sqlx::Executor;
 
 use crate::backend::SandboxDatabase;
 use crate::driven::Driven;
-use crate::error::{AllowRefusal, SandboxError};
+use crate::error::SandboxError;
 use crate::sandbox::Sandbox;
 use crate::state::State;
 
@@ -45,21 +45,8 @@ where
         {
             return Ok(());
         }
-        let reason = match self.owners.allow(owner, actor, ()) {
-            Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => return Ok(()),
-            Err(OwnershipError::AlreadyAnOwner { .. }) => AllowRefusal::AlreadyOwner,
-            Err(OwnershipError::AlreadyAllowed { owner, .. }) => {
-                AllowRefusal::AlreadyAllowed { owner }
-            }
-            Err(OwnershipError::ActorDown { .. }) => AllowRefusal::ActorEnded,
-            Err(_) => AllowRefusal::NoConnection,
-        };
-        Err(self.failure(SandboxError::AllowRefused {
-            label: self.label.to_string(),
-            actor,
-            owner_or_allowed: owner,
-            reason,
-        }))
+        self.allow_on_connection(owner, actor)
+            .map_err(|error| self.failure(error))
     }
 
     fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {

@@ -6,12 +6,12 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError};
 
-use ownership_runtime::{ActorId, Found, Mode, OwnershipError};
+use ownership_runtime::{ActorId, Found, Mode};
 use sqlx::Executor;
 
 use crate::backend::SandboxDatabase;
 use crate::driven::Driven;
-use crate::error::{AllowRefusal, SandboxError, SandboxMode, SharedModeRefusal};
+use crate::error::{SandboxError, SandboxMode, SharedModeRefusal};
 use crate::handle::SandboxPool;
 use crate::options::{AllowOptions, CheckoutOptions};
 use crate::outcome::{Checkin, Checkout};
@@ -356,20 +356,6 @@ where
         {
             owners.disallow(actor, &());
         }
-        let reason = match owners.allow(owner_or_allowed, actor, ()) {
-            Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => return Ok(()),
-            Err(OwnershipError::AlreadyAnOwner { .. }) => AllowRefusal::AlreadyOwner,
-            Err(OwnershipError::AlreadyAllowed { owner, .. }) => {
-                AllowRefusal::AlreadyAllowed { owner }
-            }
-            Err(OwnershipError::ActorDown { .. }) => AllowRefusal::ActorEnded,
-            Err(_) => AllowRefusal::NoConnection,
-        };
-        Err(SandboxError::AllowRefused {
-            label: self.state.label.to_string(),
-            actor,
-            owner_or_allowed,
-            reason,
-        })
+        self.state.allow_on_connection(owner_or_allowed, actor)
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use ownership_runtime::{ActorId, Mode, Ownership, callers};
+use ownership_runtime::{ActorId, Mode, Ownership, OwnershipError, callers};
 use sqlx::Pool;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 
 use crate::backend::SandboxDatabase;
 use crate::conn::{OwnedConnection, release_in_background};
-use crate::error::{SandboxError, SandboxMode};
+use crate::error::{AllowRefusal, SandboxError, SandboxMode};
 use crate::options::CheckoutOptions;
 use crate::reach::Reach;
 use crate::timeouts::Timeouts;
@@ -97,6 +97,30 @@ impl<DB: SandboxDatabase> State<DB> {
 
     pub(crate) fn defaults(&self) -> CheckoutOptions<DB> {
         self.defaults.clone()
+    }
+
+    /// Allows `actor` on the connection that `owner_or_allowed` owns or is allowed to
+    /// use, or says why not.
+    pub(crate) fn allow_on_connection(
+        &self,
+        owner_or_allowed: ActorId,
+        actor: ActorId,
+    ) -> Result<(), SandboxError> {
+        let reason = match self.owners.allow(owner_or_allowed, actor, ()) {
+            Ok(()) | Err(OwnershipError::CantAllowInSharedMode { .. }) => return Ok(()),
+            Err(OwnershipError::AlreadyAnOwner { .. }) => AllowRefusal::AlreadyOwner,
+            Err(OwnershipError::AlreadyAllowed { owner, .. }) => {
+                AllowRefusal::AlreadyAllowed { owner }
+            }
+            Err(OwnershipError::ActorDown { .. }) => AllowRefusal::ActorEnded,
+            Err(_) => AllowRefusal::NoConnection,
+        };
+        Err(SandboxError::AllowRefused {
+            label: self.label.to_string(),
+            actor,
+            owner_or_allowed,
+            reason,
+        })
     }
 
     pub(crate) fn current_actor(&self) -> Result<ActorId, SandboxError> {
