@@ -6,7 +6,6 @@
 //! worker to use its resources allows it (`Facade::allow`, `Sandbox::allow`, or everything
 //! at once with [`allow_all`](crate::allow_all)).
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -17,6 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::actor::Actor;
 use crate::actor_id::ActorId;
+use crate::harness::payload_message;
 use crate::propagate::build_runtime;
 
 /// A long-lived actor with a thread and a tokio runtime of its own: every task of it (the
@@ -160,10 +160,10 @@ impl Worker {
             }
             Err(mpsc::RecvError) => {
                 // The thread ended before it said: it panicked (making its actor).
-                let message = thread
-                    .join()
-                    .err()
-                    .map_or_else(|| "it ended before it started".to_owned(), panic_text);
+                let message = thread.join().err().map_or_else(
+                    || "it ended before it started".to_owned(),
+                    |payload| payload_message(&*payload),
+                );
                 return Err(WorkerError::Panicked {
                     worker: name,
                     message,
@@ -256,21 +256,12 @@ impl Worker {
         };
         thread.join().map_err(|payload| WorkerError::Panicked {
             worker: self.name.clone(),
-            message: panic_text(payload),
+            message: payload_message(&*payload),
         })
     }
 }
 
 /// The text of a panic's payload.
-fn panic_text(payload: Box<dyn Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(message) => *message,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(message) => (*message).to_owned(),
-            Err(_) => "(a panic whose payload is not a string)".to_owned(),
-        },
-    }
-}
 
 impl Drop for Worker {
     /// Stops the worker, as [`Worker::stop`] does; a panic of the worker is not reported
