@@ -261,8 +261,6 @@ impl Worker {
     }
 }
 
-/// The text of a panic's payload.
-
 impl Drop for Worker {
     /// Stops the worker, as [`Worker::stop`] does; a panic of the worker is not reported
     /// (call `stop` to see it).
