@@ -146,6 +146,22 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
         true
     }
 
+    /// The environment variable that holds this database's URL for tests that take their
+    /// database as an argument, when `DATABASE_URL` holds another database's (MySQL's:
+    /// `MYSQL_DATABASE_URL`). `DATABASE_URL` itself by default.
+    const URL_VARIABLE: &'static str = "DATABASE_URL";
+
+    /// Creates the database `name` on the connection's server, unless it exists (also
+    /// when another process creates it at the same moment). SQLite, whose databases are
+    /// files, creates nothing.
+    fn create_database<'c>(
+        connection: &'c mut Self::Connection,
+        name: &'c str,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        let _ = (connection, name);
+        Box::pin(async { Ok(()) })
+    }
+
     /// Whether the connection is still inside a transaction.
     fn in_transaction(
         connection: &mut Self::Connection,
@@ -314,6 +330,27 @@ impl SandboxDatabase for sqlx::Postgres {
         })
     }
 
+    fn create_database<'c>(
+        connection: &'c mut sqlx::PgConnection,
+        name: &'c str,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+            match sqlx::Executor::execute(&mut *connection, AssertSqlSafe(create)).await {
+                // 42P04: it exists; 23505: another process created it at the same moment.
+                Err(error)
+                    if matches!(
+                        crate::closed::sqlstate(&error).as_deref(),
+                        Some("42P04" | "23505")
+                    ) =>
+                {
+                    Ok(())
+                }
+                done => done.map(|_| ()),
+            }
+        })
+    }
+
     fn in_transaction(
         connection: &mut sqlx::PgConnection,
     ) -> BoxFuture<'_, Result<bool, sqlx::Error>> {
@@ -439,6 +476,23 @@ impl SandboxDatabase for sqlx::MySql {
                 .execute(&mut *connection)
                 .await?;
             Ok(())
+        })
+    }
+
+    const URL_VARIABLE: &'static str = "MYSQL_DATABASE_URL";
+
+    fn create_database<'c>(
+        connection: &'c mut sqlx::MySqlConnection,
+        name: &'c str,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let create = format!(
+                "CREATE DATABASE IF NOT EXISTS `{}`",
+                name.replace('`', "``")
+            );
+            sqlx::Executor::execute(&mut *connection, AssertSqlSafe(create))
+                .await
+                .map(|_| ())
         })
     }
 

@@ -37,7 +37,7 @@ use crate::url::{DatabaseUrl, UrlProblem};
 #[must_use = "a builder makes nothing until `build()` is called"]
 pub struct SandboxBuilder<DB: SandboxDatabase> {
     label: String,
-    url: DatabaseUrl,
+    pub(crate) url: DatabaseUrl,
     options: PoolOptions<DB>,
     checkouts: Checkouts,
     defaults: CheckoutOptions<DB>,

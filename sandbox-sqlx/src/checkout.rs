@@ -27,7 +27,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     /// Applies the migrations once per run, on the background runtime.
-    async fn migrate(self: &Arc<Self>) -> Result<(), SandboxError> {
+    pub(crate) async fn migrate(self: &Arc<Self>) -> Result<(), SandboxError> {
         if self.migrator.is_none() && !DB::PER_TEST_DATABASE {
             return Ok(());
         }

@@ -1,5 +1,12 @@
 //! Whether an sqlx error says that the connection is gone (the server closed it, or
-//! ended the session), rather than that a statement failed.
+//! ended the session), rather than that a statement failed; and the SQLSTATE of a
+//! database error.
+
+/// The SQLSTATE code of a database error (`"25P02"`), if `error` is one.
+pub(crate) fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    let code = error.as_database_error()?.code()?;
+    Some(code.into_owned())
+}
 
 /// Whether `error` says that the connection is gone, rather than that a statement failed:
 /// an I/O error (end of file, reset, broken pipe), a protocol error about a closed

@@ -481,6 +481,58 @@ pub enum SandboxError {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
+    /// A fixture (`#[owned_test(fixtures("users"))]`) failed in the test's transaction.
+    #[error(
+        "sandbox `{label}`: the fixture {fixture} failed{}; fix the fixture, or the \
+         migrations it expects",
+        fixture_statement(*.number, .statement)
+    )]
+    Fixture {
+        /// The sandbox's label.
+        label: String,
+        /// The fixture's file, as the test names it (`fixtures/users.sql`).
+        fixture: &'static str,
+        /// Which of its statements failed, from 1 (0: the script failed as a whole, but
+        /// none of its statements alone).
+        number: usize,
+        /// The failing statement (its first line, shortened), or the script's.
+        statement: String,
+        /// The database's error.
+        #[source]
+        source: Box<sqlx::Error>,
+    },
+
+    /// The migrations folder a test names (`migrations = "path"`, or the crate's
+    /// `migrations/`) could not be read.
+    #[error(
+        "sandbox `{label}`: could not read the migrations in {folder} (each file is \
+         `<VERSION>_<DESCRIPTION>.sql`, as `sqlx migrate add` makes them; or say \
+         `migrations = false` if the test needs none)"
+    )]
+    MigrationsFolder {
+        /// The sandbox's label.
+        label: String,
+        /// The folder.
+        folder: String,
+        /// sqlx's reason.
+        #[source]
+        source: MigrateError,
+    },
+
+    /// The connection of a test's own pool (`async fn t(pool: PgPool)`) was still in use
+    /// when the test ended: something the test left behind holds it (a `PoolConnection`
+    /// or a transaction kept in a `static`, a task that outlived the test).
+    #[error(
+        "sandbox `{label}`: the connection of the test's pool was still in use after the test; \
+         something the test left behind holds a `PoolConnection` or a transaction of it (a \
+         `static`, a leaked task). Drop them before the test ends; the connection's \
+         transaction is rolled back when its holder drops it"
+    )]
+    TestConnectionInUse {
+        /// The sandbox's label.
+        label: String,
+    },
+
     /// The background runtime that drives the sandbox's connections could not run the
     /// sandbox's work (it could not start, or the work panicked).
     #[error("sandbox `{label}`: its work on the background runtime failed")]
@@ -508,6 +560,14 @@ pub enum SandboxError {
     /// A connection the sandbox held was gone when it was used: a bug in sandbox-sqlx.
     #[error("the connection was gone when it was used (a bug in sandbox-sqlx: please report it)")]
     ConnectionGone,
+}
+
+/// Where a fixture failed, for [`SandboxError::Fixture`]'s message.
+fn fixture_statement(number: usize, statement: &str) -> String {
+    match number {
+        0 => format!(" (`{statement}`)"),
+        number => format!(" at its statement {number} (`{statement}`)"),
+    }
 }
 
 /// What is wrong with a sandbox's migrations (see [`SandboxError::Migrate`]).
@@ -616,6 +676,9 @@ impl SandboxError {
             | SandboxError::Url { label, .. }
             | SandboxError::Migrate { label, .. }
             | SandboxError::Template { label, .. }
+            | SandboxError::Fixture { label, .. }
+            | SandboxError::MigrationsFolder { label, .. }
+            | SandboxError::TestConnectionInUse { label }
             | SandboxError::Background { label, .. }
             | SandboxError::Ownership { label, .. } => label,
             SandboxError::ConnectionGone => "",

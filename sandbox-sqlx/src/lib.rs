@@ -80,10 +80,12 @@ mod checkout;
 mod closed;
 mod conn;
 mod connection;
+mod default_sandbox;
 mod driven;
 mod error;
 mod executor;
 mod fence;
+mod fixtures;
 mod handle;
 
 mod leftovers;
@@ -99,6 +101,8 @@ mod state;
 mod template;
 #[cfg(feature = "postgres")]
 mod template_database;
+mod test_args;
+mod test_pool;
 mod timeouts;
 mod transaction;
 mod turns;
@@ -110,6 +114,7 @@ pub use connection::SandboxConnection;
 pub use error::{
     AllowRefusal, HookKind, MigrationsProblem, SandboxError, SandboxMode, SharedModeRefusal,
 };
+pub use fixtures::TestFixture;
 pub use handle::SandboxPool;
 pub use migrations::MIGRATIONS_WAIT;
 pub use options::{AllowOptions, CheckoutOptions, ConnectionHook, DEFAULT_OWNERSHIP_TIMEOUT};
@@ -118,5 +123,6 @@ pub use reach::{Unreachable, UnreachableCause};
 pub use sandbox::Sandbox;
 #[cfg(feature = "postgres")]
 pub use template_database::TemplateDatabase;
+pub use test_args::{Held, Made, Source, TestArgList, TestArgs, TestMigrations};
 pub use transaction::SandboxTransaction;
 pub use url::UrlProblem;

@@ -57,21 +57,27 @@ where
 impl<DB: SandboxDatabase> State<DB> {
     /// A failure for the test's report, which names the sandbox already: the error's
     /// message without the sandbox's name, and its causes.
-    fn failure(&self, error: SandboxError) -> Failure {
-        let unavailable =
-            matches!(error, SandboxError::Unreachable { .. }) && self.skip_if_unreachable;
-        let message = error.to_string();
-        let prefix = format!("sandbox `{}`: ", self.label);
-        let message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
-        let failure = if unavailable {
-            Failure::unavailable(message)
-        } else {
-            Failure::new(message)
-        };
-        match CausesOf(error).into_source() {
-            Some(causes) => failure.with_source(causes),
-            None => failure,
-        }
+    pub(crate) fn failure(&self, error: SandboxError) -> Failure {
+        failure_of(&self.label, self.skip_if_unreachable, error)
+    }
+}
+
+/// A failure for the report of a test, under a resource that names the sandbox `label`
+/// already: the error's message without the sandbox's name, and its causes; a server that
+/// can't be reached skips the test if `skip_if_unreachable`.
+pub(crate) fn failure_of(label: &str, skip_if_unreachable: bool, error: SandboxError) -> Failure {
+    let unavailable = matches!(error, SandboxError::Unreachable { .. }) && skip_if_unreachable;
+    let message = error.to_string();
+    let prefix = format!("sandbox `{label}`: ");
+    let message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
+    let failure = if unavailable {
+        Failure::unavailable(message)
+    } else {
+        Failure::new(message)
+    };
+    match CausesOf(error).into_source() {
+        Some(causes) => failure.with_source(causes),
+        None => failure,
     }
 }
 

@@ -272,12 +272,35 @@ where
 }
 
 /// Copies the template for one test and opens the copy, once one of `copies` is free
-/// (waiting at most `wait`: then `PoolTimedOut`, as a pool would answer).
+/// (waiting at most `wait`: then `PoolTimedOut`, as a pool would answer), with one of its
+/// connections.
 pub(crate) async fn open_copy<DB: SandboxDatabase>(
     template: &Path,
     copies: Arc<Semaphore>,
     wait: Duration,
 ) -> Result<(PoolConnection<DB>, TestCopy<DB>), sqlx::Error>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let database = copy_template::<DB>(
+        template,
+        copies,
+        wait,
+        PoolOptions::new().max_connections(1),
+    )
+    .await?;
+    let connection = database.pool.acquire().await?;
+    Ok((connection, database))
+}
+
+/// Copies the template for one test, once one of `copies` is free (waiting at most
+/// `wait`), and opens a pool with `options` on the copy.
+pub(crate) async fn copy_template<DB: SandboxDatabase>(
+    template: &Path,
+    copies: Arc<Semaphore>,
+    wait: Duration,
+    options: PoolOptions<DB>,
+) -> Result<TestCopy<DB>, sqlx::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
@@ -309,24 +332,24 @@ where
             },
         );
     }
-    let pool = PoolOptions::<DB>::new()
-        .max_connections(1)
-        .connect(&url_of(&file))
-        .await;
-    let pool = match pool {
-        Ok(pool) => pool,
+    match options.connect(&url_of(&file)).await {
+        Ok(pool) => Ok(TestCopy {
+            pool,
+            file,
+            _permit: permit,
+        }),
         Err(error) => {
             let _ = background::run_blocking(move || remove_database(&file)).await;
-            return Err(error);
+            Err(error)
         }
-    };
-    let database = TestCopy {
-        pool,
-        file,
-        _permit: permit,
-    };
-    let connection = database.pool.acquire().await?;
-    Ok((connection, database))
+    }
+}
+
+impl<DB: sqlx::Database> TestCopy<DB> {
+    /// The pool on the copy.
+    pub(crate) fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
 }
 
 /// Closes a test's copy and deletes it.

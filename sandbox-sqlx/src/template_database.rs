@@ -16,6 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 
+use crate::closed::sqlstate;
 use crate::error::SandboxError;
 use crate::leftovers;
 use crate::once_per_run::once_per_run;
@@ -564,11 +565,6 @@ async fn sweep_dead(admin: &mut PgConnection, prefix: &str) {
 }
 
 /// The SQLSTATE of a database error.
-fn sqlstate(error: &sqlx::Error) -> Option<String> {
-    let code = error.as_database_error()?.code()?;
-    Some(code.into_owned())
-}
-
 /// Makes a test's database from the template: its pool, and the connection that made it;
 /// `None` when there is no template yet. With `sweep` (the label's prefix), first sweeps
 /// what this host's dead processes left.

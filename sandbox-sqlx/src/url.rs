@@ -68,6 +68,15 @@ impl DatabaseUrl {
         }
     }
 
+    /// A URL made from the one in `variable` (the tests' database beside the one it
+    /// names): messages say where it came from.
+    pub(crate) fn derived(url: String, variable: &str) -> DatabaseUrl {
+        DatabaseUrl {
+            url,
+            variable: Some(variable.to_owned()),
+        }
+    }
+
     /// The URL itself, password and all: for connecting, never for messages.
     pub(crate) fn as_str(&self) -> &str {
         &self.url

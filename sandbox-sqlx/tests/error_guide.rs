@@ -19,7 +19,7 @@ use ownership_runtime::harness::{TestConfig, TestResource, run_async};
 use ownership_runtime::{Actor, OwnershipError, callers, error_chain};
 use sandbox_sqlx::{
     CheckoutOptions, MigrationsProblem, Sandbox, SandboxError, SandboxMode, SandboxPool,
-    SharedModeRefusal,
+    SharedModeRefusal, TestArgList, TestArgs, TestFixture, TestMigrations,
 };
 use sqlx::migrate::MigrateError;
 use sqlx::{Executor, Postgres, Sqlite};
@@ -506,6 +506,76 @@ fn skipped_fixture() {
     );
 }
 
+/// The report of a test that takes its database as an argument (`args`), run as
+/// `#[owned_test]` runs it.
+fn argument_report<A: TestArgList>(
+    name: &'static str,
+    args: &'static TestArgs<A>,
+    body: impl FnOnce(A) -> std::pin::Pin<Box<dyn Future<Output = ()>>> + Send + 'static,
+) -> String
+where
+    TestArgs<A>: TestResource,
+{
+    let resources: &'static [&'static dyn TestResource] =
+        Box::leak(Box::new([args as &dyn TestResource]));
+    report_of(move || {
+        run_async(TestConfig::new(name).resources(resources), || {
+            body(args.take())
+        })
+    })
+}
+
+/// The errors of tests that take their database as an argument: a broken fixture, a
+/// migrations folder that isn't there, a connection left behind.
+fn test_argument_errors() -> Vec<(&'static str, String)> {
+    const BROKEN: TestFixture = TestFixture::new(
+        "fixtures/users.sql",
+        "INSERT INTO users (name) VALUES ('ada');\nINSERT INTO users (name) VALUES ('grace');",
+    );
+    static FIXTURE: TestArgs<(sqlx::SqlitePool,)> = TestArgs::new(TestMigrations::None, &[BROKEN]);
+    static FOLDER: TestArgs<(sqlx::SqlitePool,)> =
+        TestArgs::new(TestMigrations::Folder("/no/such/app/migrations"), &[]);
+    static LEFT_BEHIND: TestArgs<(sqlx::PgPool,)> = TestArgs::new(TestMigrations::None, &[]);
+    static KEPT: Mutex<Option<sqlx::pool::PoolConnection<Postgres>>> = Mutex::new(None);
+    let line = |report: String| {
+        report
+            .lines()
+            .find(|line| line.contains("the test's database ("))
+            .map(|line| {
+                line.split_once(". ")
+                    .map_or(line, |(_, rest)| rest)
+                    .to_owned()
+            })
+            .unwrap_or(report)
+    };
+    vec![
+        (
+            "SandboxError::Fixture",
+            line(argument_report("app::tests::seeded", &FIXTURE, |_| {
+                Box::pin(async {})
+            })),
+        ),
+        (
+            "SandboxError::MigrationsFolder",
+            line(argument_report("app::tests::migrated", &FOLDER, |_| {
+                Box::pin(async {})
+            })),
+        ),
+        (
+            "SandboxError::TestConnectionInUse",
+            line(argument_report(
+                "app::tests::keeps",
+                &LEFT_BEHIND,
+                |(pool,)| {
+                    Box::pin(async move {
+                        *KEPT.lock().unwrap() = Some(pool.acquire().await.unwrap());
+                    })
+                },
+            )),
+        ),
+    ]
+}
+
 /// The report lines of owned tests that fail (or are skipped) for a sandbox.
 fn reports() -> Vec<(&'static str, String)> {
     let before = report_of(|| {
@@ -558,5 +628,6 @@ fn the_guide_shows_every_message_of_sandbox_sqlx() {
     rendered.push(template_error());
     rendered.extend(constructed());
     rendered.extend(reports());
+    rendered.extend(test_argument_errors());
     error_guide::check("sandbox-sqlx", &rendered);
 }

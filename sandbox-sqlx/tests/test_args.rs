@@ -1,0 +1,294 @@
+//! Tests that take their database as an argument, through the harness as
+//! `#[owned_test]` expands them (one `TestArgs` static per test function): a plain
+//! `PgPool` that is the test's own and rolled back, `PoolConnection`, `SandboxPool` and
+//! `(PgPoolOptions, PgConnectOptions)`, the default database beside `DATABASE_URL`'s,
+//! and fixtures. Against the local PostgreSQL server; skipped (failed under `CI=true`)
+//! when it is down.
+
+use ownership_e2e::{postgres_available, postgres_url};
+use ownership_runtime::harness::{TestConfig, TestResource, run_async};
+use sandbox_sqlx::{SandboxPool, TestArgs, TestFixture, TestMigrations};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
+
+const MIGRATIONS: TestMigrations = TestMigrations::Folder(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/test_args_data/postgres"
+));
+
+const NOTES: TestFixture = TestFixture::new(
+    "test_args_data/fixtures/notes.sql",
+    include_str!("test_args_data/fixtures/notes.sql"),
+);
+
+const BROKEN: TestFixture = TestFixture::new(
+    "test_args_data/fixtures/broken.sql",
+    include_str!("test_args_data/fixtures/broken.sql"),
+);
+
+/// Runs `body` with the arguments of `args`, as `#[owned_test]` does; `Err`: the
+/// failure report.
+fn run<A: sandbox_sqlx::TestArgList, F: Future<Output = ()>>(
+    name: &'static str,
+    args: &'static TestArgs<A>,
+    body: impl FnOnce(A) -> F,
+) -> Result<(), String>
+where
+    TestArgs<A>: TestResource,
+{
+    let resources: &'static [&'static dyn TestResource] =
+        Box::leak(Box::new([args as &dyn TestResource]));
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_async(TestConfig::new(name).resources(resources), || {
+            body(args.take())
+        });
+    }))
+    .map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    })
+}
+
+/// The notes whose body is `body`, seen from outside every test.
+fn committed_notes(database: &str, body: &str) -> i64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = postgres_url();
+        let url = format!("{}/{database}", url.rsplit_once('/').unwrap().0);
+        let mut connection = PgConnection::connect(&url).await.unwrap();
+        let count = sqlx::query_scalar("SELECT count(*) FROM notes WHERE body = $1")
+            .bind(body)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        count
+    })
+}
+
+async fn current_database(pool: &PgPool) -> String {
+    sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[test]
+fn a_pool_is_the_tests_own_and_rolled_back() {
+    if !postgres_available("test_args::a_pool_is_the_tests_own_and_rolled_back") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
+    let mut database = String::new();
+    let seen_in = &mut database;
+    run("test_args::rolled_back", &ARGS, |(pool,)| async move {
+        *seen_in = current_database(&pool).await;
+        // The app's own transaction is a savepoint: its commit commits nothing for real.
+        let mut transaction = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO notes (body) VALUES ('rolled back')")
+            .execute(&mut *transaction)
+            .await
+            .unwrap();
+        transaction.commit().await.unwrap();
+        // A clone in a spawned task sees it: one connection, one transaction.
+        let clone = pool.clone();
+        let seen: i64 = tokio::spawn(async move {
+            sqlx::query_scalar("SELECT count(*) FROM notes WHERE body = 'rolled back'")
+                .fetch_one(&clone)
+                .await
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, 1);
+    })
+    .unwrap();
+    assert!(database.contains("_sandbox_"), "{database}");
+    assert_eq!(committed_notes(&database, "rolled back"), 0);
+}
+
+#[test]
+fn a_failing_statement_does_not_poison_the_test() {
+    if !postgres_available("test_args::a_failing_statement_does_not_poison_the_test") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
+    run("test_args::not_poisoned", &ARGS, |(pool,)| async move {
+        let insert = "INSERT INTO notes (body) VALUES ('unique')";
+        sqlx::query(insert).execute(&pool).await.unwrap();
+        let duplicate = sqlx::query(insert).execute(&pool).await.unwrap_err();
+        assert_eq!(
+            duplicate
+                .as_database_error()
+                .and_then(|e| e.code())
+                .as_deref(),
+            Some("23505")
+        );
+        let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(notes, 1);
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_raw_commit_fails_the_test_and_what_follows_is_rolled_back() {
+    if !postgres_available("test_args::a_raw_commit_fails_the_test") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
+    let mut database = String::new();
+    let seen_in = &mut database;
+    let token = format!("after commit {}", std::process::id());
+    let token_ = token.clone();
+    let report = run("test_args::raw_commit", &ARGS, |(pool,)| async move {
+        *seen_in = current_database(&pool).await;
+        sqlx::query("COMMIT").execute(&pool).await.unwrap();
+        sqlx::query("INSERT INTO notes (body) VALUES ($1)")
+            .bind(&token_)
+            .execute(&pool)
+            .await
+            .unwrap();
+    })
+    .unwrap_err();
+    assert!(report.contains("had already ended"), "{report}");
+    assert_eq!(committed_notes(&database, &token), 0);
+}
+
+#[test]
+fn two_tasks_waiting_on_each_others_connection_get_an_error() {
+    if !postgres_available("test_args::two_tasks_waiting") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
+    run(
+        "test_args::two_tasks_waiting",
+        &ARGS,
+        |(pool,)| async move {
+            let transaction = pool.begin().await.unwrap();
+            let error = sqlx::query("SELECT 1").execute(&pool).await.unwrap_err();
+            assert!(matches!(error, sqlx::Error::PoolTimedOut), "{error:?}");
+            drop(transaction);
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn fixtures_run_in_the_tests_transaction() {
+    if !postgres_available("test_args::fixtures_run_in_the_tests_transaction") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[NOTES]);
+    let mut database = String::new();
+    let seen_in = &mut database;
+    run("test_args::fixtures", &ARGS, |(pool,)| async move {
+        *seen_in = current_database(&pool).await;
+        let notes: Vec<String> = sqlx::query_scalar("SELECT body FROM notes ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(notes, ["first; of two", "second"]);
+    })
+    .unwrap();
+    assert_eq!(committed_notes(&database, "second"), 0);
+}
+
+#[test]
+fn a_failing_fixture_names_its_file_and_statement() {
+    if !postgres_available("test_args::a_failing_fixture_names_its_file_and_statement") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[BROKEN]);
+    let report = run("test_args::broken_fixture", &ARGS, |_| async {
+        panic!("the body must not run");
+    })
+    .unwrap_err();
+    assert!(
+        report.contains("test_args_data/fixtures/broken.sql"),
+        "{report}"
+    );
+    assert!(report.contains("statement 2"), "{report}");
+    assert!(report.contains("no_such_table"), "{report}");
+    assert!(!report.contains("the body must not run"), "{report}");
+}
+
+#[test]
+fn a_pool_connection_is_the_tests_own() {
+    if !postgres_available("test_args::a_pool_connection_is_the_tests_own") {
+        return;
+    }
+    static ARGS: TestArgs<(PoolConnection<Postgres>,)> = TestArgs::new(MIGRATIONS, &[NOTES]);
+    run(
+        "test_args::pool_connection",
+        &ARGS,
+        |(mut connection,)| async move {
+            let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+                .fetch_one(&mut *connection)
+                .await
+                .unwrap();
+            assert_eq!(notes, 2);
+            let mut transaction = connection.begin().await.unwrap();
+            sqlx::query("DELETE FROM notes")
+                .execute(&mut *transaction)
+                .await
+                .unwrap();
+            transaction.commit().await.unwrap();
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_sandbox_pool_is_checked_out_for_the_test() {
+    if !postgres_available("test_args::a_sandbox_pool_is_checked_out_for_the_test") {
+        return;
+    }
+    static ARGS: TestArgs<(SandboxPool<Postgres>,)> = TestArgs::new(MIGRATIONS, &[NOTES]);
+    run("test_args::sandbox_pool", &ARGS, |(pool,)| async move {
+        let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(notes, 2);
+    })
+    .unwrap();
+}
+
+#[test]
+fn pool_options_reach_a_database_of_the_tests_own() {
+    if !postgres_available("test_args::pool_options_reach_a_database_of_the_tests_own") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPoolOptions, PgConnectOptions)> = TestArgs::new(MIGRATIONS, &[NOTES]);
+    run(
+        "test_args::pool_options",
+        &ARGS,
+        |(options, connect)| async move {
+            let pool = options
+                .max_connections(3)
+                .connect_with(connect)
+                .await
+                .unwrap();
+            let database = current_database(&pool).await;
+            assert!(database.starts_with("sandbox_tests_"), "{database}");
+            // A real commit: the database is the test's alone, dropped after it.
+            let mut transaction = pool.begin().await.unwrap();
+            sqlx::query("DELETE FROM notes")
+                .execute(&mut *transaction)
+                .await
+                .unwrap();
+            transaction.commit().await.unwrap();
+            pool.close().await;
+        },
+    )
+    .unwrap();
+}

@@ -1,0 +1,184 @@
+//! Tests that take their database as an argument on MySQL/MariaDB (the server at
+//! `MYSQL_DATABASE_URL`) and SQLite (no server: a copy of a template per test), through
+//! the harness as `#[owned_test]` expands them.
+
+use ownership_e2e::mysql_available;
+use ownership_runtime::harness::{TestConfig, TestResource, run_async};
+use sandbox_sqlx::{TestArgList, TestArgs, TestFixture, TestMigrations};
+use sqlx::pool::PoolOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, MySqlPool, Sqlite, SqlitePool};
+
+const NOTES: TestFixture = TestFixture::new(
+    "test_args_data/fixtures/notes.sql",
+    include_str!("test_args_data/fixtures/notes.sql"),
+);
+
+/// Runs `body` with the arguments of `args`, as `#[owned_test]` does; `Err`: the
+/// failure report.
+fn run<A: TestArgList, F: Future<Output = ()>>(
+    name: &'static str,
+    args: &'static TestArgs<A>,
+    body: impl FnOnce(A) -> F,
+) -> Result<(), String>
+where
+    TestArgs<A>: TestResource,
+{
+    let resources: &'static [&'static dyn TestResource] =
+        Box::leak(Box::new([args as &dyn TestResource]));
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_async(TestConfig::new(name).resources(resources), || {
+            body(args.take())
+        });
+    }))
+    .map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    })
+}
+
+mod mysql {
+    use super::*;
+
+    const MIGRATIONS: TestMigrations = TestMigrations::Folder(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/test_args_data/mysql"
+    ));
+
+    /// The notes whose body is `body` in `database`, seen from outside every test.
+    fn committed(database: &str, body: &str) -> i64 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let url = ownership_e2e::mysql_url();
+            let url = format!("{}/{database}", url.rsplit_once('/').unwrap().0);
+            let mut connection = sqlx::MySqlConnection::connect(&url).await.unwrap();
+            let count = sqlx::query_scalar("SELECT count(*) FROM notes WHERE body = ?")
+                .bind(body)
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+            connection.close().await.unwrap();
+            count
+        })
+    }
+
+    #[test]
+    fn a_pool_is_the_tests_own_and_rolled_back() {
+        if !mysql_available("test_args_backends::mysql::a_pool_is_the_tests_own") {
+            return;
+        }
+        static ARGS: TestArgs<(MySqlPool,)> = TestArgs::new(MIGRATIONS, &[NOTES]);
+        let mut database = String::new();
+        let seen_in = &mut database;
+        run("mysql::rolled_back", &ARGS, |(pool,)| async move {
+            *seen_in = sqlx::query_scalar("SELECT DATABASE()")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let mut transaction = pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO notes (body) VALUES ('mysql rolled back')")
+                .execute(&mut *transaction)
+                .await
+                .unwrap();
+            transaction.commit().await.unwrap();
+            let duplicate = sqlx::query("INSERT INTO notes (body) VALUES ('second')")
+                .execute(&pool)
+                .await;
+            assert!(duplicate.is_err(), "the fixture's note is there");
+            let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(notes, 3);
+        })
+        .unwrap();
+        assert!(database.contains("_sandbox_"), "{database}");
+        assert_eq!(committed(&database, "mysql rolled back"), 0);
+        assert_eq!(committed(&database, "second"), 0);
+    }
+
+    #[test]
+    fn ddl_that_commits_implicitly_fails_the_test() {
+        if !mysql_available("test_args_backends::mysql::ddl_that_commits_implicitly") {
+            return;
+        }
+        static ARGS: TestArgs<(MySqlPool,)> = TestArgs::new(MIGRATIONS, &[]);
+        let report = run("mysql::implicit_commit", &ARGS, |(pool,)| async move {
+            sqlx::query("CREATE TABLE IF NOT EXISTS scratch_notes (id int)")
+                .execute(&pool)
+                .await
+                .unwrap();
+        })
+        .unwrap_err();
+        assert!(report.contains("had already ended"), "{report}");
+    }
+}
+
+mod sqlite {
+    use super::*;
+
+    const MIGRATIONS: TestMigrations = TestMigrations::Folder(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/test_args_data/sqlite"
+    ));
+
+    #[test]
+    fn a_pool_is_on_a_copy_of_the_tests_own() {
+        static ARGS: TestArgs<(SqlitePool,)> = TestArgs::new(MIGRATIONS, &[NOTES]);
+        let mut file = String::new();
+        let seen_in = &mut file;
+        run("sqlite::own_copy", &ARGS, |(pool,)| async move {
+            *seen_in =
+                sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            let mut transaction = pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO notes (body) VALUES ('sqlite')")
+                .execute(&mut *transaction)
+                .await
+                .unwrap();
+            transaction.commit().await.unwrap();
+            let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(notes, 3);
+        })
+        .unwrap();
+        assert!(file.contains(".test-"), "{file}");
+        assert!(
+            !std::path::Path::new(&file).exists(),
+            "the copy {file} is deleted"
+        );
+    }
+
+    #[test]
+    fn pool_options_reach_a_copy_of_the_tests_own() {
+        static ARGS: TestArgs<(PoolOptions<Sqlite>, SqliteConnectOptions)> =
+            TestArgs::new(MIGRATIONS, &[NOTES]);
+        run(
+            "sqlite::pool_options",
+            &ARGS,
+            |(options, connect)| async move {
+                let pool = options
+                    .max_connections(2)
+                    .connect_with(connect)
+                    .await
+                    .unwrap();
+                let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                assert_eq!(notes, 2);
+                pool.close().await;
+            },
+        )
+        .unwrap();
+    }
+}
