@@ -27,8 +27,27 @@ use crate::backend::SandboxDatabase;
 use crate::error::SandboxError;
 use crate::once_per_run::once_per_run;
 use crate::sandbox::Sandbox;
-use crate::test_args::TestMigrations;
 use crate::url::DatabaseUrl;
+
+/// Where a test's migrations come from.
+///
+/// ```
+/// use sandbox_sqlx::TestMigrations;
+///
+/// // What `#[owned_test]` makes of the crate's `migrations/` folder.
+/// let folder = TestMigrations::Folder(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+/// assert!(matches!(folder, TestMigrations::Folder(path) if path.ends_with("/migrations")));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub enum TestMigrations {
+    /// The migrations in this folder (an absolute path), read when the first test of the
+    /// process needs them (`migrations = "path"`, or the crate's `migrations/`).
+    Folder(&'static str),
+    /// A migrator of the crate's (`migrator = "crate::MIGRATOR"`).
+    Migrator(&'static Migrator),
+    /// No migrations (`migrations = false`, or no `migrations/` folder).
+    None,
+}
 
 /// The label of default sandboxes, in their errors, and the name of the resource of a
 /// test's arguments.

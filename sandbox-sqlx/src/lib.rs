@@ -111,6 +111,7 @@ mod url;
 pub use backend::{IsolationLevel, SandboxDatabase};
 pub use builder::SandboxBuilder;
 pub use connection::SandboxConnection;
+pub use default_sandbox::TestMigrations;
 pub use error::{
     AllowRefusal, HookKind, MigrationsProblem, SandboxError, SandboxMode, SharedModeRefusal,
 };
@@ -123,6 +124,6 @@ pub use reach::{Unreachable, UnreachableCause};
 pub use sandbox::Sandbox;
 #[cfg(feature = "postgres")]
 pub use template_database::TemplateDatabase;
-pub use test_args::{Held, Made, Source, TestArgList, TestArgs, TestMigrations};
+pub use test_args::{Held, Made, Source, TestArgList, TestArgs};
 pub use transaction::SandboxTransaction;
 pub use url::UrlProblem;

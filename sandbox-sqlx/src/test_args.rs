@@ -29,33 +29,13 @@ use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Executor, Pool};
 
 use crate::backend::SandboxDatabase;
-use crate::default_sandbox::default_sandbox;
+use crate::default_sandbox::{TestMigrations, default_sandbox};
 use crate::error::SandboxError;
 use crate::fixtures::{TestFixture, apply};
 use crate::handle::SandboxPool;
 use crate::resource::failure_of;
 use crate::sandbox::Sandbox;
 use crate::test_pool::TestPool;
-
-/// Where a test's migrations come from.
-///
-/// ```
-/// use sandbox_sqlx::TestMigrations;
-///
-/// // What `#[owned_test]` makes of the crate's `migrations/` folder.
-/// let folder = TestMigrations::Folder(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
-/// assert!(matches!(folder, TestMigrations::Folder(path) if path.ends_with("/migrations")));
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub enum TestMigrations {
-    /// The migrations in this folder (an absolute path), read when the first test of the
-    /// process needs them (`migrations = "path"`, or the crate's `migrations/`).
-    Folder(&'static str),
-    /// A migrator of the crate's (`migrator = "crate::MIGRATOR"`).
-    Migrator(&'static Migrator),
-    /// No migrations (`migrations = false`, or no `migrations/` folder).
-    None,
-}
 
 /// The arguments of one test function, made for each of its runs: the `static` that
 /// `#[owned_test]` makes for a test that takes arguments, and names as its first
@@ -287,9 +267,7 @@ pub trait TestArgList: Sized + Send + 'static {
 
     /// Makes the arguments for the test, and what ends them.
     #[doc(hidden)]
-    fn make(
-        source: Source<Self::Database>,
-    ) -> Made<Self>;
+    fn make(source: Source<Self::Database>) -> Made<Self>;
 }
 
 /// The arguments `A`, being made, and what ends them.
@@ -394,9 +372,7 @@ impl TestArgList
 {
     type Database = sqlx::Postgres;
 
-    fn make(
-        source: Source<sqlx::Postgres>,
-    ) -> Made<Self> {
+    fn make(source: Source<sqlx::Postgres>) -> Made<Self> {
         Box::pin(async move {
             let databases = crate::default_sandbox::template_databases(source.sandbox)?;
             let pool = databases.pool().await?;
@@ -427,9 +403,7 @@ impl TestArgList
 {
     type Database = sqlx::Sqlite;
 
-    fn make(
-        source: Source<sqlx::Sqlite>,
-    ) -> Made<Self> {
+    fn make(source: Source<sqlx::Sqlite>) -> Made<Self> {
         Box::pin(async move {
             // The test's own copy of the template, seeded: the test connects to it as it
             // likes, and it is deleted after the test.
