@@ -8,6 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{ItemFn, Meta, ReturnType, Token};
 
+use crate::arguments::{check_signature, mentions_impl, test_arguments};
 use crate::config::{Config, Flavor, LeftoverTasks};
 
 /// Expands the attribute, or reports its errors beside the unchanged item (so that
@@ -33,7 +34,8 @@ pub(crate) fn owned_test(args: TokenStream, item: TokenStream) -> TokenStream {
         .and_then(|args| Config::parse(&args));
     let checked = check_function(&function);
     match (config, checked) {
-        (Ok(config), Ok(())) => expand(&config, function),
+        (Ok(config), Ok(())) => expand(&config, function)
+            .unwrap_or_else(|(error, function)| with_errors(error, function.into_token_stream())),
         (Err(mut error), Err(more)) => {
             error.combine(more);
             with_errors(error, function.into_token_stream())
@@ -74,19 +76,25 @@ fn check_function(function: &ItemFn) -> syn::Result<()> {
             "an `#[owned_test]` function can't be generic",
         ));
     }
-    if !signature.inputs.is_empty() {
-        push(syn::Error::new(
-            signature.inputs.span(),
-            "an `#[owned_test]` function takes no arguments",
-        ));
-    }
+    check_signature(signature, &mut push);
     match errors {
         Some(errors) => Err(errors),
         None => Ok(()),
     }
 }
 
-fn expand(config: &Config, function: ItemFn) -> TokenStream {
+/// The test, or the errors of its arguments beside the unchanged function.
+fn expand(config: &Config, function: ItemFn) -> Result<TokenStream, (syn::Error, ItemFn)> {
+    // The call carries the return type's span: an error about its bound on the body's
+    // outcome points at the return type.
+    let outcome_span = match &function.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => proc_macro2::Span::call_site(),
+    };
+    let arguments = match test_arguments(config, &function.sig, outcome_span) {
+        Ok(arguments) => arguments,
+        Err(error) => return Err((error, function)),
+    };
     let ItemFn {
         attrs,
         vis,
@@ -94,12 +102,6 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
         block,
     } = function;
     let name = &sig.ident;
-    // The call carries the return type's span: an error about its bound on the body's
-    // outcome points at the return type.
-    let outcome_span = match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => proc_macro2::Span::call_site(),
-    };
     let runner = if sig.asyncness.is_some() {
         proc_macro2::Ident::new("run_async", outcome_span)
     } else {
@@ -138,13 +140,25 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
     if let Some(millis) = config.leftover_grace {
         settings.extend(quote!(.leftover_grace(::core::time::Duration::from_millis(#millis))));
     }
-    let resources = &config.resources;
+    let (arguments_item, resources, body) = match arguments {
+        Some(arguments) => (arguments.item, arguments.resources, arguments.body),
+        None => (
+            TokenStream::new(),
+            config
+                .resources
+                .iter()
+                .map(ToTokens::to_token_stream)
+                .collect(),
+            name.to_token_stream(),
+        ),
+    };
     let count = resources.len();
     let resource_list = if resources.is_empty() {
         TokenStream::new()
     } else {
         settings.extend(quote!(.resources(&__OWNED_TEST_RESOURCES)));
         quote! {
+            #arguments_item
             static __OWNED_TEST_RESOURCES: [&'static dyn #harness::TestResource; #count] = [#(&#resources),*];
         }
     };
@@ -152,12 +166,12 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
         #harness::TestConfig::new(::core::concat!(
             ::core::module_path!(), "::", ::core::stringify!(#name)
         )) #settings,
-        #name,
+        #body,
     )};
     let call = quote_spanned!(outcome_span=> __owned_test_harness::#runner #call_arguments);
     // The body keeps its own signature as an inner function of the same name, so `?`,
     // `return` and the return type work as written; the test calls the harness with it.
-    quote! {
+    Ok(quote! {
         #outcome_check
         #(#attrs)*
         #[::core::prelude::v1::test]
@@ -167,7 +181,7 @@ fn expand(config: &Config, function: ItemFn) -> TokenStream {
             use #harness as __owned_test_harness;
             #call
         }
-    }
+    })
 }
 
 /// A check, beside the test, that its return type is a `TestOutcome`, spanned at that
@@ -190,15 +204,6 @@ fn outcome_check(output: &ReturnType, harness: &TokenStream) -> TokenStream {
             returns_a_test_outcome::<#ty>()
         };
     }
-}
-
-/// Whether `tokens` hold the `impl` keyword (at any depth).
-fn mentions_impl(tokens: TokenStream) -> bool {
-    tokens.into_iter().any(|token| match token {
-        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
-        proc_macro2::TokenTree::Group(group) => mentions_impl(group.stream()),
-        _ => false,
-    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+mod arguments;
 mod config;
 mod expand;
 
@@ -15,10 +16,13 @@ use proc_macro::TokenStream;
 /// fresh tokio runtime whose tasks and threads run for it, and everything it owned is
 /// released (and verified by adapters) when it ends.
 ///
-/// It goes on an `async fn` or a plain `fn` that takes no arguments, is not generic, has
-/// no other `#[test]` attribute, and returns `()` or `Result<(), E>` with `E: Debug` (an
-/// `Err` fails the test, printed with `Debug`). Other attributes, such as
-/// `#[should_panic]` or `#[ignore]`, apply to the test as usual.
+/// It goes on an `async fn` or a plain `fn` that is not generic, has no other `#[test]`
+/// attribute, and returns `()` or `Result<(), E>` with `E: Debug` (an `Err` fails the
+/// test, printed with `Debug`). Other attributes, such as `#[should_panic]` or
+/// `#[ignore]`, apply to the test as usual.
+///
+/// An `async fn` may take its database as an argument, as a `#[sqlx::test]` does (see
+/// [Database arguments](#database-arguments)); a plain `fn` takes no arguments.
 ///
 /// ```
 /// use ownership_runtime::owned_test;
@@ -62,7 +66,10 @@ use proc_macro::TokenStream;
 /// | `timeout` | a duration: `"500ms"`, `"30s"`, `"2m"`, `"1h"` | none |
 /// | `leftover_tasks` | `"fail"` or `"cancel"` | `"fail"` |
 /// | `leftover_grace` | a duration, shorter than `timeout`; `"0ms"`: no wait | one second |
-/// | `sandbox` | a path to a `static`, or a list: `sandbox = DB`, `sandbox = [DB, OTHER]` | none |
+/// | `sandbox` | no value, a path to a `static`, or a list: `sandbox`, `sandbox = DB`, `sandbox = [DB, OTHER]` | none |
+/// | `migrations` | a folder relative to `Cargo.toml`, or `false` | the crate's `migrations/`, if it has one |
+/// | `migrator` | the path of a `static` `Migrator`, in a string: `migrator = "crate::MIGRATOR"` | none |
+/// | `fixtures` | names, paths, or a folder and names: `fixtures("users")`, `fixtures("./seed/a.sql")`, `fixtures(path = "seed", scripts("a"))` | none |
 /// | `crate` | the path of ownership-runtime, in a string: `crate = "runtime"` | `"::ownership_runtime"` |
 ///
 /// - `shared`: the test runs in shared mode: every actor, also a worker the test did not
@@ -87,7 +94,12 @@ use proc_macro::TokenStream;
 ///   also under `start_paused`). The grace is part of the test's time: it must be shorter
 ///   than `timeout`.
 /// - `sandbox`: resources prepared for the test before its body: statics implementing
-///   `ownership_runtime::harness::TestResource`, such as a `sandbox_sqlx::Sandbox`.
+///   `ownership_runtime::harness::TestResource`, such as a `sandbox_sqlx::Sandbox`. For a
+///   test that takes its database as an argument, the first names the sandbox the
+///   argument comes from, and bare `sandbox` (or nothing) means the database at
+///   `DATABASE_URL`.
+/// - `migrations`, `migrator`, `fixtures`: as in `#[sqlx::test]`, for a test that takes
+///   its database as an argument (below).
 /// - `crate`: the path through which the expansion names ownership-runtime, for a test
 ///   crate that depends on it under another name or reaches it through a crate that
 ///   re-exports it. Any path works (`"runtime"`, `"::runtime"`, `"crate::support::runtime"`);
@@ -104,6 +116,43 @@ use proc_macro::TokenStream;
 /// }
 /// # fn main() {}
 /// ```
+///
+/// # Database arguments
+///
+/// Change `#[sqlx::test]` to `#[owned_test]` and the test runs in a transaction rolled
+/// back at its end, on a pooled connection, instead of a database created and migrated
+/// for it. It takes what `#[sqlx::test]` gives (the types of `sqlx` and `sandbox_sqlx`;
+/// the test crate depends on `sandbox-sqlx` with its backend's feature):
+///
+/// | Argument | What the test gets |
+/// |---|---|
+/// | `pool: PgPool` (any `sqlx::Pool<DB>`) | a pool of its own, every connection of which is in the test's transaction; `pool.begin()` makes a savepoint |
+/// | `conn: PoolConnection<DB>` | that pool's one connection |
+/// | `pool: SandboxPool<DB>` | the sandbox's handle, checked out for the test |
+/// | `(PgPoolOptions, PgConnectOptions)` | a database of its own, copied from a migrated template (PostgreSQL, SQLite) |
+///
+/// With no `sandbox = DB`, the database is one made beside `DATABASE_URL`'s (named
+/// after it and a hash of the migrations), migrated once per test run across
+/// processes, and left empty by its tests. The migrations are the crate's
+/// `migrations/` folder unless `migrations` or `migrator` says otherwise; the fixtures
+/// run in the test's transaction, after the migrations, and vanish with it.
+///
+/// ```ignore
+/// use ownership_runtime::owned_test;
+/// use sqlx::PgPool;
+///
+/// #[owned_test(fixtures("users"))]
+/// async fn counts_users(pool: PgPool) -> sqlx::Result<()> {
+///     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+///         .fetch_one(&pool)
+///         .await?;
+///     assert_eq!(users, 2);
+///     Ok(())
+/// }
+/// ```
+///
+/// (Not compiled here, where `sandbox-sqlx` is not a dependency: sandbox-sqlx's own
+/// documentation compiles the same example.)
 #[proc_macro_attribute]
 pub fn owned_test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::owned_test(args.into(), item.into()).into()

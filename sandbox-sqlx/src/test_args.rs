@@ -24,7 +24,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures_core::future::BoxFuture;
 use ownership_runtime::ActorId;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
-use sqlx::migrate::Migrator;
 use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Executor, Pool};
 

@@ -7,7 +7,8 @@ use quote::ToTokens;
 use syn::Meta;
 use syn::spanned::Spanned;
 
-use super::{Flavor, LeftoverTasks, values};
+use super::database::{self, Fixture, Migrations};
+use super::{Flavor, LeftoverTasks, Sandboxes, values};
 
 /// One option as written in the attribute.
 pub(crate) struct Given<T> {
@@ -29,7 +30,11 @@ pub(crate) struct Builder {
     pub(super) leftover_tasks: Option<Given<LeftoverTasks>>,
     /// In milliseconds; 0 means no wait.
     pub(super) leftover_grace: Option<Given<u64>>,
-    pub(super) sandbox: Option<Given<Vec<syn::Path>>>,
+    pub(super) sandbox: Option<Given<Sandboxes>>,
+    pub(super) migrations: Option<Given<Migrations>>,
+    pub(super) migrator: Option<Given<syn::Path>>,
+    /// Each `fixtures(..)`, in order (the option may be given more than once).
+    pub(super) fixtures: Vec<Given<Vec<Fixture>>>,
     pub(super) crate_path: Option<Given<syn::Path>>,
 }
 
@@ -106,9 +111,28 @@ impl Builder {
         })
     }
 
-    /// `sandbox = DB` or `sandbox = [DB, OTHER]`.
+    /// `sandbox` (the test's database, from `DATABASE_URL`), `sandbox = DB` or
+    /// `sandbox = [DB, OTHER]`.
     pub(super) fn set_sandbox(&mut self, option: &Meta) -> syn::Result<()> {
         record(&mut self.sandbox, option, values::sandbox)
+    }
+
+    /// `migrations = "path"` or `migrations = false`.
+    pub(super) fn set_migrations(&mut self, option: &Meta) -> syn::Result<()> {
+        record(&mut self.migrations, option, database::migrations)
+    }
+
+    /// `migrator = "path::TO::MIGRATOR"`.
+    pub(super) fn set_migrator(&mut self, option: &Meta) -> syn::Result<()> {
+        record(&mut self.migrator, option, database::migrator)
+    }
+
+    /// `fixtures(..)`, as often as wanted: each adds its scripts, in order.
+    pub(super) fn set_fixtures(&mut self, option: &Meta) -> syn::Result<()> {
+        let mut slot = None;
+        let read = record(&mut slot, option, database::fixtures);
+        self.fixtures.extend(slot);
+        read
     }
 
     /// `crate = "path::to::ownership_runtime"`.

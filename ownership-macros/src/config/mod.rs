@@ -7,6 +7,7 @@
 //! - `rules.rs`: what options require of each other, and the final [`Config`].
 
 mod builder;
+mod database;
 mod errors;
 mod options;
 mod rules;
@@ -16,6 +17,7 @@ use syn::punctuated::Punctuated;
 use syn::{Meta, Token};
 
 use self::builder::Builder;
+pub(crate) use self::database::{Fixture, Migrations};
 use self::errors::Errors;
 
 /// The runtime flavor.
@@ -30,6 +32,30 @@ pub(crate) enum Flavor {
 pub(crate) enum LeftoverTasks {
     Fail,
     Cancel,
+}
+
+/// What `sandbox` names.
+pub(crate) enum Sandboxes {
+    /// Bare `sandbox`: the test's database, from `DATABASE_URL`.
+    FromEnv,
+    /// `sandbox = DB` or `sandbox = [A, B]`.
+    Statics(Vec<syn::Path>),
+}
+
+/// The options about the database of a test that takes it as an argument, each with
+/// where it was written (for the errors of a test that takes no argument).
+#[derive(Default)]
+pub(crate) struct DatabaseOptions {
+    /// Where `sandbox` was written, if it was.
+    pub(crate) sandbox: Option<proc_macro2::Span>,
+    /// `migrations = ..`, if given.
+    pub(crate) migrations: Option<(Migrations, proc_macro2::Span)>,
+    /// `migrator = ".."`, if given.
+    pub(crate) migrator: Option<(syn::Path, proc_macro2::Span)>,
+    /// Every fixture, in order.
+    pub(crate) fixtures: Vec<Fixture>,
+    /// Where the first `fixtures(..)` was written.
+    pub(crate) fixtures_span: Option<proc_macro2::Span>,
 }
 
 /// The options, checked. Each is `None` when not given (the harness's default applies).
@@ -48,6 +74,8 @@ pub(crate) struct Config {
     pub(crate) leftover_grace: Option<u64>,
     /// The resources to prepare before the body (`sandbox = DB` or `sandbox = [A, B]`).
     pub(crate) resources: Vec<syn::Path>,
+    /// The database options, for a test that takes its database as an argument.
+    pub(crate) database: DatabaseOptions,
 }
 
 impl Config {

@@ -21,6 +21,9 @@ const OPTIONS: &[(&str, Setter)] = &[
     ("leftover_tasks", Builder::set_leftover_tasks),
     ("leftover_grace", Builder::set_leftover_grace),
     ("sandbox", Builder::set_sandbox),
+    ("migrations", Builder::set_migrations),
+    ("migrator", Builder::set_migrator),
+    ("fixtures", Builder::set_fixtures),
     ("crate", Builder::set_crate),
 ];
 

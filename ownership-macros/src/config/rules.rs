@@ -3,7 +3,7 @@
 
 use super::builder::{Builder, Given};
 use super::errors::Errors;
-use super::{Config, Flavor};
+use super::{Config, DatabaseOptions, Flavor, Sandboxes};
 
 /// The value of an option that was given with a well-formed value.
 fn value<T>(given: Option<Given<T>>) -> Option<T> {
@@ -55,6 +55,35 @@ impl Builder {
                 ),
             ));
         }
+        if let (Some(_), Some(migrator)) = (&self.migrations, &self.migrator) {
+            errors.push(syn::Error::new(
+                migrator.span,
+                "give `migrations` or `migrator`, not both: `migrator` names migrations of \
+                 its own",
+            ));
+        }
+        let sandbox_span = self.sandbox.as_ref().map(|given| given.span);
+        let resources = match value(self.sandbox) {
+            Some(Sandboxes::Statics(paths)) => paths,
+            Some(Sandboxes::FromEnv) | None => Vec::new(),
+        };
+        let fixtures_span = self.fixtures.first().map(|given| given.span);
+        let database = DatabaseOptions {
+            sandbox: sandbox_span,
+            migrations: self
+                .migrations
+                .and_then(|given| Some((given.value?, given.span))),
+            migrator: self
+                .migrator
+                .and_then(|given| Some((given.value?, given.span))),
+            fixtures: self
+                .fixtures
+                .into_iter()
+                .filter_map(|given| given.value)
+                .flatten()
+                .collect(),
+            fixtures_span,
+        };
         errors.finish(Config {
             crate_path: value(self.crate_path)
                 .unwrap_or_else(|| syn::parse_quote!(::ownership_runtime)),
@@ -65,7 +94,8 @@ impl Builder {
             timeout,
             leftover_tasks: value(self.leftover_tasks),
             leftover_grace: value(self.leftover_grace),
-            resources: value(self.sandbox).unwrap_or_default(),
+            resources,
+            database,
         })
     }
 }

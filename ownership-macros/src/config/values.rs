@@ -5,7 +5,7 @@
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Lit, Meta};
 
-use super::{Flavor, LeftoverTasks};
+use super::{Flavor, LeftoverTasks, Sandboxes};
 
 /// The literal of `name = literal`, or an error naming what `name` takes.
 fn literal<'a>(option: &'a Meta, name: &str, takes: &str) -> syn::Result<&'a Lit> {
@@ -174,16 +174,21 @@ pub(crate) fn leftover_tasks(option: &Meta) -> syn::Result<LeftoverTasks> {
     )
 }
 
-/// The paths of `sandbox = DB` or `sandbox = [A, B]`; one error for each item that is
-/// not a path.
-pub(crate) fn sandbox(option: &Meta) -> syn::Result<Vec<syn::Path>> {
-    const TAKES: &str = "a path to a sandbox (a `static`), or a list of them: \
-         `sandbox = crate::DB` or `sandbox = [DB, OTHER_DB]`";
-    let Meta::NameValue(pair) = option else {
-        return Err(syn::Error::new(
-            option.span(),
-            format_args!("`sandbox` takes {TAKES}"),
-        ));
+/// Bare `sandbox` (the test's database, from `DATABASE_URL`), or the paths of
+/// `sandbox = DB` / `sandbox = [A, B]`; one error for each item that is not a path.
+pub(crate) fn sandbox(option: &Meta) -> syn::Result<Sandboxes> {
+    const TAKES: &str = "no value (the test's database, from `DATABASE_URL`), a path to a \
+         sandbox (a `static`), or a list of them: `sandbox`, `sandbox = crate::DB` or \
+         `sandbox = [DB, OTHER_DB]`";
+    let pair = match option {
+        Meta::Path(_) => return Ok(Sandboxes::FromEnv),
+        Meta::NameValue(pair) => pair,
+        Meta::List(list) => {
+            return Err(syn::Error::new(
+                list.delimiter.span().open(),
+                format_args!("`sandbox` takes {TAKES}"),
+            ));
+        }
     };
     let items: Vec<&Expr> = match &pair.value {
         Expr::Array(array) => array.elems.iter().collect(),
@@ -200,7 +205,7 @@ pub(crate) fn sandbox(option: &Meta) -> syn::Result<Vec<syn::Path>> {
             )),
         }
     }
-    errors.finish(paths)
+    errors.finish(Sandboxes::Statics(paths))
 }
 
 /// `crate = "path"`: the path through which the expansion names ownership-runtime. The
