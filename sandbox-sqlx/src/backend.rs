@@ -97,6 +97,10 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// instead of a transaction on a shared one (SQLite: one writer per file).
     const PER_TEST_DATABASE: bool = false;
 
+    /// A statement that clears what a session keeps past a rollback (its advisory or
+    /// named locks), run before a test's connection serves the next test.
+    const SESSION_RESET: Option<&'static str> = None;
+
     /// The statement that starts the sandbox's transaction, at `isolation` if given
     /// (`None`: the default `BEGIN`). One round trip, even where the level is set by a
     /// statement of its own.
@@ -217,6 +221,7 @@ pub(crate) const FENCE_RELEASE: &str = "RELEASE SAVEPOINT ownership_sandbox_stat
 #[cfg(feature = "postgres")]
 impl SandboxDatabase for sqlx::Postgres {
     const FENCE_STATEMENTS: bool = true;
+    const SESSION_RESET: Option<&'static str> = Some("SELECT pg_advisory_unlock_all()");
     const ENDED_BY: &'static str = "A `COMMIT`, `ROLLBACK` or `END` statement run by the test or the code it \
          tested ends it: run transactions through the pool (`pool.begin()`), where they become \
          savepoints.";
@@ -377,6 +382,7 @@ impl SandboxDatabase for sqlx::Postgres {
 #[cfg(feature = "mysql")]
 impl SandboxDatabase for sqlx::MySql {
     const FENCE_STATEMENTS: bool = false;
+    const SESSION_RESET: Option<&'static str> = Some("DO RELEASE_ALL_LOCKS()");
     const ENDED_BY: &'static str = "Either the test was chosen as a deadlock victim (error 1213): InnoDB \
          then rolls back its whole transaction, so what the test wrote after the error was \
          committed for real. Tests that write the same keys at once deadlock: keep \

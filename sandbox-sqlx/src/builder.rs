@@ -16,6 +16,7 @@ use crate::error::SandboxError;
 use crate::migrations::MIGRATIONS_WAIT;
 use crate::options::CheckoutOptions;
 use crate::sandbox::Sandbox;
+use crate::spare_pools::SparePools;
 use crate::state::{Checkouts, State};
 use crate::timeouts::Timeouts;
 use crate::turns::Turns;
@@ -355,6 +356,7 @@ where
             timeouts: Timeouts::new(),
             turns,
             spare: Arc::new(Mutex::new(None)),
+            spare_pools: SparePools::default(),
             copies: Arc::new(tokio::sync::Semaphore::new(copies)),
         });
         let registered: Arc<dyn TestResource> = state.clone();

@@ -533,6 +533,26 @@ pub enum SandboxError {
         label: String,
     },
 
+    /// Code running for another actor used a test's own pool (`async fn t(pool: PgPool)`):
+    /// a clone of a pool that outlived its test (kept in a `static`, or by a worker that
+    /// runs longer than the test), or a worker the test did not allow. It ran inside the
+    /// test's transaction; the pool is closed, so that it serves no other test.
+    #[error(
+        "sandbox `{label}`: {user} used the pool of test {owner}, which is not theirs: a clone \
+         of a test's pool outlived its test (kept in a `static`, a `OnceLock`, or by a worker \
+         that runs longer than the test), or a worker uses it that the test did not allow. \
+         Give each test's pool to the app the test builds, or allow the worker during the \
+         test with `ownership_runtime::allow_all(worker.id())`"
+    )]
+    TestPoolUsedByAnother {
+        /// The sandbox's label.
+        label: String,
+        /// The test whose pool it is.
+        owner: ActorId,
+        /// The first actor that used it.
+        user: ActorId,
+    },
+
     /// The background runtime that drives the sandbox's connections could not run the
     /// sandbox's work (it could not start, or the work panicked).
     #[error("sandbox `{label}`: its work on the background runtime failed")]
@@ -679,6 +699,7 @@ impl SandboxError {
             | SandboxError::Fixture { label, .. }
             | SandboxError::MigrationsFolder { label, .. }
             | SandboxError::TestConnectionInUse { label }
+            | SandboxError::TestPoolUsedByAnother { label, .. }
             | SandboxError::Background { label, .. }
             | SandboxError::Ownership { label, .. } => label,
             SandboxError::ConnectionGone => "",

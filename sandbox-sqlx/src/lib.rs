@@ -97,6 +97,7 @@ mod reach;
 mod reconnect;
 mod resource;
 mod sandbox;
+mod spare_pools;
 mod state;
 mod template;
 #[cfg(feature = "postgres")]

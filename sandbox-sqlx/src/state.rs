@@ -16,6 +16,7 @@ use crate::conn::{OwnedConnection, release_in_background};
 use crate::error::{AllowRefusal, SandboxError, SandboxMode};
 use crate::options::CheckoutOptions;
 use crate::reach::Reach;
+use crate::spare_pools::SparePools;
 use crate::timeouts::Timeouts;
 use crate::turns::Turns;
 use crate::url::DatabaseUrl;
@@ -55,6 +56,9 @@ pub(crate) struct State<DB: SandboxDatabase> {
     /// The turns of serialized tests (see [`SandboxBuilder::serialize_tests`]); `None`
     /// when tests run at once.
     pub(crate) turns: Option<Turns<DB>>,
+    /// The test pools (of tests that take a pool as an argument) that wait for their next
+    /// test.
+    pub(crate) spare_pools: SparePools<DB>,
 }
 
 impl<DB: SandboxDatabase> Drop for State<DB> {

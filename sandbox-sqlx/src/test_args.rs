@@ -22,8 +22,8 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_core::future::BoxFuture;
-use ownership_runtime::ActorId;
 use ownership_runtime::harness::{Failure, TestContext, TestResource};
+use ownership_runtime::{ActorId, Mode, SharedOwnerDown};
 use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Executor, Pool};
 
@@ -34,6 +34,7 @@ use crate::fixtures::{TestFixture, apply};
 use crate::handle::SandboxPool;
 use crate::resource::failure_of;
 use crate::sandbox::Sandbox;
+use crate::spare_pools::set_shared_owner;
 use crate::test_pool::TestPool;
 
 /// The arguments of one test function, made for each of its runs: the `static` that
@@ -211,6 +212,26 @@ where
         }
     }
 
+    /// Lets `actor` use the pool `owner`'s arguments hold (`allow_all`).
+    fn allow(&self, owner: ActorId, actor: ActorId) -> Result<(), Failure> {
+        let prepared = self.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+        for held in prepared.iter() {
+            if let Holding::Pool(pool) = &held.held.0 {
+                pool.allow(owner, actor);
+            }
+        }
+        Ok(())
+    }
+
+    /// A shared test's pool may be used by every actor.
+    fn switch_mode(&self, mode: Mode) -> Result<(), SharedOwnerDown> {
+        set_shared_owner(match mode {
+            Mode::Shared(owner) => Some(owner),
+            Mode::Private => None,
+        });
+        Ok(())
+    }
+
     /// Ends what the test's arguments hold: rolls its pool back and closes it.
     fn after_test(&self, test: &TestContext) -> Vec<Failure> {
         let mine = {
@@ -278,7 +299,7 @@ async fn seeded_pool<DB: SandboxDatabase>(source: &Source<DB>) -> Result<TestPoo
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let pool = TestPool::open(&source.sandbox.state).await?;
+    let pool = TestPool::open(&source.sandbox.state, source.test).await?;
     if !source.fixtures.is_empty() {
         let label = source.sandbox.label();
         let mut connection =

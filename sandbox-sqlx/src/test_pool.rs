@@ -21,11 +21,16 @@
 //!   begins again at once, so that only what came before the `COMMIT` was committed.
 //! - **A lost connection** (the server went away) is not replaced: a new connection
 //!   would not see what the test wrote. The pool's next acquire fails, saying so.
+//! - **Kept for the next test.** A pool whose test ended cleanly is rolled back, begins
+//!   again and waits for the next test of the process (see `spare_pools.rs`): its
+//!   connection and the statements prepared on it serve test after test. Code of
+//!   another actor that uses it (a clone kept past its test) fails the test whose pool
+//!   it used. Where tests are serialized (MySQL's default), each test opens its own.
 //! - On SQLite, the pool is on the test's own copy of the migrated template, deleted when
 //!   the test ends: nothing to roll back.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ownership_runtime::{ActorId, background};
@@ -33,10 +38,11 @@ use sqlx::pool::PoolOptions;
 use sqlx::{AssertSqlSafe, Executor, Pool, SqlSafeStr};
 use sqlx_core::transaction::TransactionManager;
 
-use crate::backend::{FENCE, FENCE_AGAIN, FENCE_ROLLBACK, SandboxDatabase};
+use crate::backend::{FENCE, FENCE_AGAIN, FENCE_ROLLBACK, IsolationLevel, SandboxDatabase};
 use crate::closed::sqlstate;
 use crate::error::SandboxError;
 use crate::reach::AcquireError;
+use crate::spare_pools::{PoolWatch, SparePool};
 use crate::state::State;
 use crate::template::{self, TestCopy};
 
@@ -49,21 +55,15 @@ pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// of the test that returns it as it ends) before reporting it still in use.
 const RETURN_WAIT: Duration = Duration::from_secs(2);
 
-/// What the pool's hooks saw, for the report at the end of the test.
-#[derive(Default)]
-struct Watch {
-    /// The pool opened its connection (a second one is refused).
-    connected: AtomicBool,
-    /// A release found the sandbox's transaction ended.
-    ended: AtomicBool,
-}
-
 /// A test's own pool, and what it takes to end it.
 pub(crate) struct TestPool<DB: SandboxDatabase> {
     pool: Pool<DB>,
-    watch: Arc<Watch>,
+    watch: Arc<PoolWatch>,
     /// SQLite: the test's copy of the template (deleted when dropped).
     copy: Option<TestCopy<DB>>,
+    /// The sandbox, whose spare pools take this one back after a clean test (`None`
+    /// where each test opens its own).
+    spares: Option<Arc<State<DB>>>,
 }
 
 impl<DB: SandboxDatabase> TestPool<DB>
@@ -72,10 +72,24 @@ where
 {
     /// Opens a test's pool on the sandbox's database (migrated first, once per run), on
     /// the background runtime, which drives the pool's connection.
-    pub(crate) async fn open(state: &Arc<State<DB>>) -> Result<TestPool<DB>, SandboxError> {
+    pub(crate) async fn open(
+        state: &Arc<State<DB>>,
+        test: ActorId,
+    ) -> Result<TestPool<DB>, SandboxError> {
         state.migrate().await?;
         let label = state.label.to_string();
-        let watch = Arc::new(Watch::default());
+        let reused = state.turns.is_none() && !DB::PER_TEST_DATABASE;
+        if reused && let Some(SparePool { pool, watch }) = state.spare_pools.take() {
+            watch.serve(test);
+            return Ok(TestPool {
+                pool,
+                watch,
+                copy: None,
+                spares: Some(state.clone()),
+            });
+        }
+        let watch = Arc::new(PoolWatch::default());
+        watch.serve(test);
         if DB::PER_TEST_DATABASE {
             let template = template::template_file(state.url.as_str());
             let (copies, wait) = (state.copies.clone(), ACQUIRE_TIMEOUT);
@@ -96,14 +110,37 @@ where
                 pool: copy.pool().clone(),
                 watch,
                 copy: Some(copy),
+                spares: None,
             });
         }
         let options = with_sandbox_hooks(one_connection(), &watch, state);
         let connect = (*state.pool.connect_options()).clone();
         let (reach, url) = (state.reach.clone(), state.url.clone());
+        // Where tests are serialized, the test's turn is the tests lock on its own
+        // connection, waited for as long as the sandbox's checkouts wait for theirs.
+        let turn_wait = state
+            .turns
+            .as_ref()
+            .map(|_| state.pool.options().get_acquire_timeout());
         let opened = background::run(async move {
             let opened = options.connect_with(connect).await;
-            reach.record::<DB, _>(opened, &url)
+            let pool = reach
+                .record::<DB, _>(opened, &url)
+                .map_err(Opening::Failed)?;
+            if let Some(wait) = turn_wait {
+                let taken = match pool.acquire().await {
+                    Ok(mut connection) => DB::lock_tests(&mut connection, wait).await,
+                    Err(error) => Err(error),
+                };
+                if !matches!(taken, Ok(true)) {
+                    pool.close().await;
+                    return Err(taken.map_or_else(
+                        |error| Opening::Failed(AcquireError::Pool(error)),
+                        |_| Opening::NoTurn(wait),
+                    ));
+                }
+            }
+            Ok(pool)
         })
         .await
         .map_err(|source| SandboxError::Background {
@@ -115,11 +152,17 @@ where
                 pool,
                 watch,
                 copy: None,
+                spares: reused.then(|| state.clone()),
             }),
-            Err(AcquireError::Unreachable(failure)) => {
+            Err(Opening::NoTurn(waited)) => Err(SandboxError::SerializedWait {
+                label,
+                owner: test,
+                waited,
+            }),
+            Err(Opening::Failed(AcquireError::Unreachable(failure))) => {
                 Err(SandboxError::Unreachable { label, failure })
             }
-            Err(AcquireError::Pool(source)) => Err(SandboxError::Database {
+            Err(Opening::Failed(AcquireError::Pool(source))) => Err(SandboxError::Database {
                 label,
                 context: "could not open the test's pool",
                 source,
@@ -132,16 +175,42 @@ where
         &self.pool
     }
 
-    /// Ends the test's pool: checks that the sandbox's transaction was still open, rolls
-    /// it back and closes the connection (a SQLite copy is deleted). Returns what went
-    /// wrong, for the test's report.
+    /// Lets `actor` use the pool of `test` (`allow_all`); `false` if it isn't `test`'s.
+    pub(crate) fn allow(&self, test: ActorId, actor: ActorId) -> bool {
+        self.watch.allow(test, actor)
+    }
+
+    /// Ends the test's pool: checks that the sandbox's transaction was still open and
+    /// that no other actor used the pool, and rolls the transaction back. After a clean
+    /// test, the pool begins again and is kept for the next test; otherwise its
+    /// connection is closed (a SQLite copy is deleted). Returns what went wrong, for the
+    /// test's report.
     pub(crate) async fn close(self, label: &str, test: ActorId) -> Vec<SandboxError> {
-        let TestPool { pool, watch, copy } = self;
+        let TestPool {
+            pool,
+            watch,
+            copy,
+            spares,
+        } = self;
         let label = label.to_owned();
         let closed = background::run(async move {
             let mut problems = Vec::new();
+            if let Some(intruder) = watch.intruder() {
+                problems.push(SandboxError::TestPoolUsedByAnother {
+                    label: label.clone(),
+                    owner: test,
+                    user: intruder,
+                });
+            }
             if copy.is_none() {
-                problems.extend(roll_back(&pool, &watch, &label, test).await);
+                let restart = spares
+                    .as_ref()
+                    .map(|state| restart::<DB>(state.defaults.isolation));
+                let kept = roll_back(&pool, &watch, &label, test, restart, &mut problems).await;
+                if let (true, Some(state)) = (kept && problems.is_empty(), spares) {
+                    state.spare_pools.put(SparePool { pool, watch });
+                    return problems;
+                }
             }
             if tokio::time::timeout(RETURN_WAIT, pool.close())
                 .await
@@ -165,13 +234,17 @@ where
 }
 
 /// Rolls the test's transaction back on the pool's connection, once it is back in the
-/// pool, and closes it; reports a transaction found ended.
+/// pool, and, with `restart`, begins the next one on it; reports a transaction found
+/// ended. Returns whether the connection began again and is back in the pool: only then
+/// can the pool serve another test; otherwise its connection is closed.
 async fn roll_back<DB: SandboxDatabase>(
     pool: &Pool<DB>,
-    watch: &Watch,
+    watch: &PoolWatch,
     label: &str,
     test: ActorId,
-) -> Option<SandboxError>
+    restart: Option<sqlx::RawSql>,
+    problems: &mut Vec<SandboxError>,
+) -> bool
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
@@ -181,20 +254,64 @@ where
         tokio::time::timeout(RETURN_WAIT, pool.acquire()).await.ok()
     };
     let mut ended = watch.ended.load(Ordering::SeqCst);
-    if let Some(Ok(connection)) = connection {
-        let mut connection = connection.detach();
-        // A broken connection can't tell; closing it rolls back what is left.
-        if let Ok(open) = DB::in_transaction(&mut connection).await {
+    let mut kept = false;
+    if let Some(Ok(mut connection)) = connection {
+        // PostgreSQL's fences saw an ended transaction as the connection came back.
+        if !DB::FENCE_STATEMENTS
+            && let Ok(open) = DB::in_transaction(&mut *connection).await
+        {
             ended |= !open;
         }
-        let _ = (&mut connection).execute("ROLLBACK").await;
-        let _ = sqlx::Connection::close(connection).await;
+        // Only a transaction of the sandbox's own (no savepoint of the app's left open)
+        // can begin again as the next test's.
+        let clean = !ended && DB::TransactionManager::get_transaction_depth(&*connection) == 1;
+        let restarted = match restart {
+            Some(restart) if clean => (&mut *connection).execute(restart).await.is_ok(),
+            _ => false,
+        };
+        if restarted {
+            kept = true;
+        } else {
+            let mut connection = connection.detach();
+            // A broken connection can't tell; closing it rolls back what is left.
+            let _ = (&mut connection).execute("ROLLBACK").await;
+            let _ = sqlx::Connection::close(connection).await;
+        }
     }
-    ended.then(|| SandboxError::TransactionEnded {
-        label: label.to_owned(),
-        owner: test,
-        cause: DB::ENDED_BY,
-    })
+    if ended {
+        problems.push(SandboxError::TransactionEnded {
+            label: label.to_owned(),
+            owner: test,
+            cause: DB::ENDED_BY,
+        });
+    }
+    kept
+}
+
+/// Rolls the sandbox's transaction back, clears what the session keeps past it, and
+/// begins the next transaction at `isolation`, in one round trip (with its fence, on
+/// PostgreSQL).
+fn restart<DB: SandboxDatabase>(isolation: Option<IsolationLevel>) -> sqlx::RawSql {
+    let begin = DB::begin_statement(isolation);
+    let begin = begin.as_ref().map_or("BEGIN", |sql| sql.as_str());
+    let mut sql = String::from("ROLLBACK; ");
+    if let Some(reset) = DB::SESSION_RESET {
+        sql.push_str(reset);
+        sql.push_str("; ");
+    }
+    sql.push_str(begin);
+    if DB::FENCE_STATEMENTS {
+        sql.push_str("; ");
+        sql.push_str(FENCE);
+    }
+    sqlx::raw_sql(AssertSqlSafe(sql))
+}
+
+/// Why a test's pool could not be opened.
+enum Opening {
+    Failed(AcquireError),
+    /// The test's turn did not come within this wait.
+    NoTurn(Duration),
 }
 
 /// A pool of one connection that stays open for the whole test.
@@ -209,27 +326,23 @@ fn one_connection<DB: SandboxDatabase>() -> PoolOptions<DB> {
 }
 
 /// The hooks that make the pool the test's sandbox: its connection begins the sandbox's
-/// transaction (after the tests' turn, where tests are serialized), and a second
-/// connection is refused; on PostgreSQL, each release renews the statement fence.
+/// transaction, and a second connection is refused; each acquire checks who acquires;
+/// on PostgreSQL, each release renews the statement fence.
 fn with_sandbox_hooks<DB: SandboxDatabase>(
     options: PoolOptions<DB>,
-    watch: &Arc<Watch>,
+    watch: &Arc<PoolWatch>,
     state: &State<DB>,
 ) -> PoolOptions<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     let connected = watch.clone();
-    let (isolation, serialize) = (state.defaults.isolation, state.turns.is_some());
-    let wait = state.pool.options().get_acquire_timeout();
+    let isolation = state.defaults.isolation;
     let options = options.after_connect(move |connection, _| {
         let watch = connected.clone();
         Box::pin(async move {
-            if watch.connected.swap(true, Ordering::SeqCst) {
+            if watch.connected.load(Ordering::SeqCst) {
                 return Err(sqlx::Error::Configuration(LOST.into()));
-            }
-            if serialize && !DB::lock_tests(connection, wait).await? {
-                return Err(sqlx::Error::PoolTimedOut);
             }
             let begin = DB::begin_statement(isolation);
             let begin = if DB::FENCE_STATEMENTS {
@@ -238,8 +351,17 @@ where
             } else {
                 begin
             };
-            DB::TransactionManager::begin(connection, begin).await
+            DB::TransactionManager::begin(connection, begin).await?;
+            // Only a connection that began the test's transaction counts: sqlx may try
+            // again after a failed attempt.
+            watch.connected.store(true, Ordering::SeqCst);
+            Ok(())
         })
+    });
+    let acquiring = watch.clone();
+    let options = options.before_acquire(move |_, _| {
+        acquiring.check_caller();
+        Box::pin(async { Ok(true) })
     });
     if !DB::FENCE_STATEMENTS {
         return options;
@@ -264,7 +386,7 @@ const LOST: &str = "sandbox-sqlx: the test's connection to the database was lost
 /// to it; after the sandbox's transaction ended, notes it and begins again.
 async fn renew_fence<DB: SandboxDatabase>(
     connection: &mut DB::Connection,
-    watch: &Watch,
+    watch: &PoolWatch,
 ) -> Result<(), sqlx::Error>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,

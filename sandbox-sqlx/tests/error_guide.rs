@@ -536,6 +536,7 @@ fn test_argument_errors() -> Vec<(&'static str, String)> {
     static FOLDER: TestArgs<(sqlx::SqlitePool,)> =
         TestArgs::new(TestMigrations::Folder("/no/such/app/migrations"), &[]);
     static LEFT_BEHIND: TestArgs<(sqlx::PgPool,)> = TestArgs::new(TestMigrations::None, &[]);
+    static USED_BY_A_WORKER: TestArgs<(sqlx::PgPool,)> = TestArgs::new(TestMigrations::None, &[]);
     static KEPT: Mutex<Option<sqlx::pool::PoolConnection<Postgres>>> = Mutex::new(None);
     let line = |report: String| {
         report
@@ -569,6 +570,24 @@ fn test_argument_errors() -> Vec<(&'static str, String)> {
                 |(pool,)| {
                     Box::pin(async move {
                         *KEPT.lock().unwrap() = Some(pool.acquire().await.unwrap());
+                    })
+                },
+            )),
+        ),
+        (
+            "SandboxError::TestPoolUsedByAnother",
+            line(argument_report(
+                "app::tests::settles",
+                &USED_BY_A_WORKER,
+                |(pool,)| {
+                    Box::pin(async move {
+                        let (used, done) = tokio::sync::oneshot::channel();
+                        let worker = ownership_runtime::Worker::start("app::settler", async move {
+                            let _ = used.send(pool.execute("SELECT 1").await.is_ok());
+                        })
+                        .unwrap();
+                        assert!(done.await.unwrap());
+                        worker.join().unwrap();
                     })
                 },
             )),

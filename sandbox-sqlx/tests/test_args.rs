@@ -7,6 +7,7 @@
 
 use ownership_e2e::{postgres_available, postgres_url};
 use ownership_runtime::harness::{TestConfig, TestResource, run_async};
+use ownership_runtime::{Worker, allow_all};
 use sandbox_sqlx::{SandboxPool, TestArgs, TestFixture, TestMigrations};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -291,4 +292,101 @@ fn pool_options_reach_a_database_of_the_tests_own() {
         },
     )
     .unwrap();
+}
+
+/// The server process behind `pool`'s connection, and whether the session's advisory
+/// lock and setting the test takes are still there.
+async fn session_of(pool: &PgPool) -> (i32, Option<String>, i64) {
+    sqlx::query_as(
+        "SELECT pg_backend_pid(), current_setting('app.mark', true), \
+         (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[test]
+fn a_clean_tests_pool_serves_the_next_test_with_nothing_of_it_left() {
+    if !postgres_available("test_args::a_clean_tests_pool_serves_the_next_test") {
+        return;
+    }
+    // No migrations: a default sandbox of its own, whose one spare pool no other test
+    // of this binary takes in between.
+    static FIRST: TestArgs<(PgPool,)> = TestArgs::new(TestMigrations::None, &[]);
+    static SECOND: TestArgs<(PgPool,)> = TestArgs::new(TestMigrations::None, &[]);
+    let mut first = None;
+    let seen = &mut first;
+    run("test_args::first_user", &FIRST, |(pool,)| async move {
+        sqlx::query("SELECT set_config('app.mark', 'first', false), pg_advisory_lock(42)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        *seen = Some(session_of(&pool).await);
+    })
+    .unwrap();
+    let (first_pid, mark, locks) = first.unwrap();
+    assert_eq!((mark.as_deref(), locks), (Some("first"), 1));
+    run("test_args::second_user", &SECOND, |(pool,)| async move {
+        let (pid, mark, locks) = session_of(&pool).await;
+        assert_eq!(
+            pid, first_pid,
+            "the second test reuses the first's connection"
+        );
+        assert!(
+            mark.unwrap_or_default().is_empty(),
+            "the setting was rolled back"
+        );
+        assert_eq!(locks, 0, "the session's advisory locks were released");
+    })
+    .unwrap();
+}
+
+/// Runs a test whose pool a worker uses, allowed first (`allow`) or not; `Err`: the
+/// report.
+fn worker_uses_the_pool(
+    name: &'static str,
+    args: &'static TestArgs<(PgPool,)>,
+    allow: bool,
+) -> Result<(), String> {
+    run(name, args, move |(pool,)| async move {
+        let (go, gone) = tokio::sync::oneshot::channel::<()>();
+        let (used, done) = tokio::sync::oneshot::channel();
+        let worker = Worker::start("app::settler", async move {
+            let _ = gone.await;
+            let one: i32 = sqlx::query_scalar("SELECT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let _ = used.send(one);
+        });
+        let worker = worker.unwrap();
+        if allow {
+            allow_all(worker.id()).unwrap();
+        }
+        go.send(()).unwrap();
+        assert_eq!(done.await.unwrap(), 1);
+        worker.join().unwrap();
+    })
+}
+
+#[test]
+fn a_worker_the_test_did_not_allow_fails_the_test_whose_pool_it_used() {
+    if !postgres_available("test_args::a_worker_the_test_did_not_allow") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
+    let report = worker_uses_the_pool("test_args::unallowed_worker", &ARGS, false).unwrap_err();
+    assert!(report.contains("used the pool of test"), "{report}");
+    assert!(report.contains("app::settler"), "{report}");
+    assert!(report.contains("allow_all"), "{report}");
+}
+
+#[test]
+fn a_worker_the_test_allowed_uses_its_pool() {
+    if !postgres_available("test_args::a_worker_the_test_allowed") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
+    worker_uses_the_pool("test_args::allowed_worker", &ARGS, true).unwrap();
 }
