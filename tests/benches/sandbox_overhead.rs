@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use ownership_runtime::harness::{TestConfig, TestResource, run_async};
 use sandbox_sqlx::Sandbox;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Postgres};
-use support::{build_suites, median};
+use support::{build_suites, median, under_nextest};
 
 /// Runs of each suite, whole, for the median.
 const WHOLE_RUNS: usize = 3;
@@ -133,39 +133,6 @@ fn command(program: impl AsRef<std::ffi::OsStr>, environment: &Environment) -> C
             .map(|(key, value)| (*key, value.as_str())),
     );
     command
-}
-
-/// Runs a suite under `cargo nextest run` (built already: nextest's build step finds
-/// nothing to do), one process per test, as many at once as the machine has cores; returns
-/// the run's time as nextest reports it in its summary.
-fn under_nextest(suite: &str, environment: &Environment) -> Result<Duration, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = command(cargo, environment)
-        .args([
-            "nextest",
-            "run",
-            "-p",
-            "ownership-e2e",
-            "--release",
-            "--test",
-            suite,
-        ])
-        .args(["--no-fail-fast", "--color", "never"])
-        .output()
-        .map_err(|error| format!("could not run cargo nextest: {error}"))?;
-    let report = String::from_utf8_lossy(&output.stderr);
-    let summary = report
-        .lines()
-        .find(|line| line.trim_start().starts_with("Summary ["))
-        .filter(|line| line.contains("100 tests run: 100 passed"));
-    let seconds = summary
-        .and_then(|line| line.split('[').nth(1))
-        .and_then(|rest| rest.split(']').next())
-        .and_then(|time| time.trim().trim_end_matches('s').parse::<f64>().ok());
-    match seconds {
-        Some(seconds) if output.status.success() => Ok(Duration::from_secs_f64(seconds)),
-        _ => Err(format!("{suite} under nextest failed:\n{report}")),
-    }
 }
 
 /// What one test costs in process, in milliseconds, as the median over the rounds.
@@ -357,7 +324,7 @@ fn main() -> Result<(), String> {
             .collect::<Result<Vec<_>, _>>()?;
         whole.insert(suite.clone(), median(times));
         let times = (0..WHOLE_RUNS)
-            .map(|_| settle(&url).and_then(|()| under_nextest(suite, &environment)))
+            .map(|_| settle(&url).and_then(|()| under_nextest(suite, 100, &environment)))
             .collect::<Result<Vec<_>, _>>()?;
         per_process.insert(suite.clone(), median(times));
     }

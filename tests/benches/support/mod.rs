@@ -80,3 +80,44 @@ pub fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
 }
+
+/// Runs the `ownership-e2e` test target `suite` (built already: nextest's build step finds
+/// nothing to do) under `cargo nextest run --release`, one process per test, as many at
+/// once as the machine has cores, with `environment`; checks that its `tests` tests all
+/// passed and returns the run's time as nextest reports it in its summary.
+#[allow(dead_code, reason = "not every driver uses it")]
+pub fn under_nextest(
+    suite: &str,
+    tests: usize,
+    environment: &[(&str, String)],
+) -> Result<Duration, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .envs(environment.iter().map(|(key, value)| (*key, value.as_str())))
+        .args([
+            "nextest",
+            "run",
+            "-p",
+            "ownership-e2e",
+            "--release",
+            "--test",
+            suite,
+        ])
+        .args(["--no-fail-fast", "--color", "never"])
+        .output()
+        .map_err(|error| format!("could not run cargo nextest: {error}"))?;
+    let report = String::from_utf8_lossy(&output.stderr);
+    let passed = format!("{tests} tests run: {tests} passed");
+    let summary = report
+        .lines()
+        .find(|line| line.trim_start().starts_with("Summary ["))
+        .filter(|line| line.contains(&passed));
+    let seconds = summary
+        .and_then(|line| line.split('[').nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|time| time.trim().trim_end_matches('s').parse::<f64>().ok());
+    match seconds {
+        Some(seconds) if output.status.success() => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("{suite} under nextest failed:\n{report}")),
+    }
+}
