@@ -220,6 +220,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod call_site;
 mod declare;
 mod error;
 mod facade;

@@ -127,7 +127,7 @@ fn a_worker_allowed_by_one_test_sees_that_tests_mock_and_no_other() {
     // Both tests have ended: the worker has no mock any more (and the facade no default).
     let error = worker.call(&SOURCE).unwrap_err();
     assert!(
-        error.contains("facade `workers::SOURCE` has no implementation for the call at"),
+        error.contains("facade `workers::SOURCE` has no mock for the call at"),
         "{error}"
     );
     assert!(error.contains("(workers::billing_worker)"), "{error}");
