@@ -19,9 +19,16 @@ pub trait PaymentGateway: Send + Sync {
 
 facade!(pub static GATEWAY: dyn PaymentGateway);
 
-/// App code, as an app writes it: the call over three lines.
+/// The line of `checkout`'s call (three below).
+const CALL_LINE: u32 = line!() + 3;
+/// App code, as an app writes it.
 async fn checkout(cents: u64) -> Result<String, String> {
     GATEWAY.get().charge(cents).await
+}
+
+/// Where `checkout` calls `get`, as `#[track_caller]` says it.
+fn call_site() -> String {
+    format!("{}:{CALL_LINE}:{}", file!(), "    GATEWAY.".len() + 1)
 }
 
 // ---- fixtures ----
@@ -37,13 +44,18 @@ async fn fixture_checks_out_without_a_mock() {
 #[test]
 fn a_test_that_calls_a_facade_it_gave_no_mock_fails_naming_the_method_and_what_to_do() {
     let printed = run_fixture("fixture_checks_out_without_a_mock");
+    let panicked = format!("1. the test panicked at {}: ", call_site());
+    let call = format!(
+        "facade `missing_mock::GATEWAY` has no mock for `GATEWAY.get().charge(..)` at {}, \
+         called by actor#",
+        call_site()
+    );
     assert_in_order(
         &printed,
         &[
             "owned test `missing_mock::fixture_checks_out_without_a_mock` failed:",
-            "1. the test panicked at mockall-bridge/tests/missing_mock.rs:25:10: ",
-            "facade `missing_mock::GATEWAY` has no mock for `GATEWAY.get().charge(..)` at \
-             mockall-bridge/tests/missing_mock.rs:25:10, called by actor#",
+            &panicked,
+            &call,
             " (missing_mock::fixture_checks_out_without_a_mock), which neither owns a mock in it \
              nor is allowed to use one. It has no default implementation either.",
             "No actor owns a mock in it right now: if this call works for a test, install one in \
@@ -75,9 +87,10 @@ fn a_worker_the_test_did_not_allow_panics_naming_the_call_the_worker_and_the_own
         };
         let test = callers()[0];
         for expected in [
-            "facade `missing_mock::GATEWAY` has no mock for `GATEWAY.get().charge(..)` at \
-             mockall-bridge/tests/missing_mock.rs:25:10"
-                .to_owned(),
+            format!(
+                "facade `missing_mock::GATEWAY` has no mock for `GATEWAY.get().charge(..)` at {}",
+                call_site()
+            ),
             format!(
                 ", called by {worker_id}, which neither owns a mock in it nor is allowed to use \
                  one."
