@@ -5,9 +5,12 @@
 //!
 //! [`Facade::get`]: crate::Facade::get
 
+use std::fmt;
 use std::panic::Location;
 
 use ownership_runtime::{ActorId, Callers, OwnershipError};
+
+use crate::call_site;
 
 /// Why [`Facade::install`](crate::Facade::install), [`Facade::allow`](crate::Facade::allow),
 /// [`Facade::uninstall`](crate::Facade::uninstall) or
@@ -290,6 +293,15 @@ impl FacadeError {
 /// [`Facade::get`](crate::Facade::get) panics with, and
 /// [`Facade::try_get`](crate::Facade::try_get) returns.
 ///
+/// Its message says where the call was made (`get` and `try_get` are `#[track_caller]`),
+/// and which method it called, as the source reads at that place:
+/// ``facade `app::GATEWAY` has no mock for `GATEWAY.get().charge(..)` at src/shop.rs:12:30,
+/// called by actor#3 (shop::tests::checkout), which neither owns a mock in it nor ...``,
+/// then what to do. The method is read from the source file when the message is rendered
+/// (tests run where their sources are); where the file isn't there, or the guard was kept
+/// in a variable (`let gateway = GATEWAY.get();`), the message names the location alone:
+/// ``has no mock for the call at src/shop.rs:12:30``.
+///
 /// ```
 /// use mockall_bridge::{CallError, Facade};
 ///
@@ -302,8 +314,8 @@ impl FacadeError {
 /// let error = CLOCK.try_get().map(|_| ()).unwrap_err();
 /// assert!(matches!(error, CallError::NotOwned { facade: "app::CLOCK", .. }));
 /// let message = error.to_string();
-/// assert!(message.contains("facade `app::CLOCK` has no implementation for the call at "));
-/// // `try_get` and `get` are `#[track_caller]`: the error says where the call was made.
+/// // `try_get` and `get` are `#[track_caller]`: the error says where the call was made...
+/// assert!(message.contains("facade `app::CLOCK` has no mock for the call at "));
 /// let CallError::NotOwned { at, .. } = error else { unreachable!() };
 /// assert_eq!(at.file(), file!());
 /// assert!(message.contains("give the facade a default implementation"));
@@ -329,10 +341,12 @@ pub enum CallError {
     /// verified and removed, and such a call never reaches another test's mock, nor the
     /// default implementation.
     #[error(
-        "facade `{facade}` was called at {at} for {actor}, which has ended: the test (or actor) \
+        "facade `{facade}` was called ({}) for {actor}, which has ended: the test (or actor) \
          this code works for is over, and the mocks it owned were verified and removed. The caller \
          (chain {callers}) is a task or thread that outlived its test: await or join it before \
-         the test returns, or give a long-lived worker an `Actor` of its own and allow it."
+         the test returns, or give a long-lived worker an `Actor` of its own (`Worker::start`) \
+         and allow it.",
+        CallAt(at)
     )]
     Ended {
         /// The facade's name.
@@ -347,8 +361,9 @@ pub enum CallError {
 
     /// The owner uninstalled its mock and has not installed another one.
     #[error(
-        "facade `{facade}` was called at {at} for {owner}, which uninstalled its mock and has \
-         not installed another one: install a new mock before calling again."
+        "facade `{facade}` was called ({}) for {owner}, which uninstalled its mock and has \
+         not installed another one: install a new mock before calling again.",
+        CallAt(at)
     )]
     Uninstalled {
         /// The facade's name.
@@ -363,28 +378,53 @@ pub enum CallError {
 /// How many owners the not-owned message names before it says "and N more".
 const OWNERS_SHOWN: usize = 3;
 
+/// A call's location, with the call as its source reads when that can be read
+/// (`` `CLOCK.get().now(..)` at src/x.rs:3:11 ``; else ``the call at src/x.rs:3:11``).
+struct CallAt<'a>(&'a Location<'static>);
+
+impl fmt::Display for CallAt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match call_site::read(self.0) {
+            Some(call) => write!(f, "{call} at {}", self.0),
+            None => write!(f, "the call at {}", self.0),
+        }
+    }
+}
+
 fn not_owned(
     facade: &str,
     at: &Location<'static>,
     callers: &Callers,
     owners: &[ActorId],
 ) -> String {
+    let call = call_site::read(at);
+    let what = match &call {
+        Some(call) => format!("{call} at {at}"),
+        None => format!("the call at {at}"),
+    };
+    // How the fixes name the facade: as the call's source does, when it was read.
+    let on_facade = |method: &str| match call.as_ref().and_then(|call| call.receiver()) {
+        Some(receiver) => format!("`{receiver}.{method}`"),
+        None => format!("`.{method}` on the facade"),
+    };
     let caller = match callers.first() {
-        None => "this code runs for no actor (`ownership_runtime::callers()` is empty: a thread \
+        None => "code that runs for no actor (`ownership_runtime::callers()` is empty: a thread \
                  or runtime that no test started, or code outside any owned test)"
             .to_owned(),
         Some(actor) if callers.len() == 1 => {
-            format!("the calling actor {actor} neither owns a mock in it nor is allowed to use one")
+            format!("{actor}, which neither owns a mock in it nor is allowed to use one")
         }
         Some(actor) => format!(
-            "the calling actor {actor}, running for {callers}, neither owns a mock in it nor is \
-             allowed to use one, and neither does any actor of that chain"
+            "{actor}, running for {callers}, none of which owns a mock in it or is allowed to \
+             use one"
         ),
     };
     let others = if owners.is_empty() {
-        "No actor owns a mock in it right now: if this code runs in a test, install one first \
-         (`install(mock)` in the test)."
-            .to_owned()
+        format!(
+            "No actor owns a mock in it right now: if this call works for a test, install one in \
+             that test first ({}).",
+            on_facade("install(mock)")
+        )
     } else {
         let mut named: Vec<String> = owners
             .iter()
@@ -401,18 +441,20 @@ fn not_owned(
         )
     };
     format!(
-        "facade `{facade}` has no implementation for the call at {at}: {caller}, and the facade \
-         has no default implementation.\n\
+        "facade `{facade}` has no mock for {what}, called by {caller}. It has no default \
+         implementation either.\n\
          {others}\n\
          \x20 - carry the test's callers into the code that calls: start it with \
          `ownership_runtime::spawn`, `spawn_blocking` or `thread::spawn`, or wrap its future \
          with `.in_current_callers()` (plain `tokio::spawn` carries them only on the test's \
          own runtime);\n\
-         \x20 - or allow the calling actor from the test: `.allow(worker.id())` on the facade \
-         (`ToAllow::lazy(..)` for a worker that doesn't exist yet);\n\
+         \x20 - or allow the calling actor from the test: {} (`ToAllow::lazy(..)` for a worker \
+         that doesn't exist yet), or `ownership_runtime::allow_all(worker.id())` for everything \
+         the test owns;\n\
          \x20 - or run the test in shared mode, `#[owned_test(shared)]`, where every actor uses \
          the test's mock;\n\
          \x20 - or, if this caller should use the real implementation, give the facade a \
-         default implementation: `Facade::with_default(..)` or `.set_default(..)`."
+         default implementation: `Facade::with_default(..)` or `.set_default(..)`.",
+        on_facade("allow(worker.id())")
     )
 }

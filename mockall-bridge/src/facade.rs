@@ -403,8 +403,9 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     ///
     /// ```
     /// use mockall_bridge::Facade;
-    /// use ownership_runtime::Actor;
+    /// use ownership_runtime::Worker;
     /// use ownership_runtime::harness::{TestConfig, run_async};
+    /// use tokio::sync::oneshot;
     ///
     /// trait Clock: Send + Sync {
     ///     fn now(&self) -> u64;
@@ -418,19 +419,20 @@ impl<T: ?Sized + Send + Sync + 'static> Facade<T> {
     ///
     /// static CLOCK: Facade<dyn Clock> = Facade::new("app::CLOCK");
     ///
-    /// // A worker that serves many tests, with an identity of its own.
-    /// let worker = Actor::named("app::worker");
-    /// let worker_id = worker.id();
-    /// let read_clock = move || {
-    ///     let _as_worker = worker.enter();
-    ///     CLOCK.get().now()
-    /// };
-    ///
-    /// run_async(TestConfig::new("docs::allow"), move || async move {
+    /// run_async(TestConfig::new("docs::allow"), || async {
     ///     CLOCK.install_boxed(Box::new(Fixed(42))).unwrap();
-    ///     CLOCK.allow(worker_id).unwrap();
-    ///     // The worker runs on a thread the test knows nothing about.
-    ///     assert_eq!(std::thread::spawn(read_clock).join().unwrap(), 42);
+    ///     // A worker with an actor, a thread and a runtime of its own: no test's callers.
+    ///     let (go, start) = oneshot::channel::<()>();
+    ///     let (reading, read) = oneshot::channel();
+    ///     let worker = Worker::start("app::worker", async move {
+    ///         start.await.unwrap();
+    ///         let _ = reading.send(CLOCK.get().now());
+    ///     })
+    ///     .unwrap();
+    ///     CLOCK.allow(worker.id()).unwrap();
+    ///     go.send(()).unwrap();
+    ///     assert_eq!(read.await.unwrap(), 42);
+    ///     worker.join().unwrap();
     /// });
     /// ```
     pub fn allow(&self, to_allow: impl Into<ToAllow>) -> Result<(), FacadeError> {

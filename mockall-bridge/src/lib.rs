@@ -126,8 +126,11 @@
 //! - or a method that returns a boxed future, `Pin<Box<dyn Future<Output = ..> + Send>>`,
 //!   written by hand (the mock returns a ready future, or one that waits, to test timeouts).
 //!
-//! A trait made with `trait_variant` stays as it is for generic code; the facade's trait is
-//! declared one of these two ways.
+//! A trait made with `#[trait_variant::make(Send)]` (or written with `-> impl Future + Send`)
+//! stays as it is for generic code, and the facade holds its twin: the same methods under
+//! `#[async_trait]`, implemented for every implementation of the trait by one blanket impl,
+//! so that the trait's own mockall mock installs as it is (see
+//! [the twin](#a-trait_variant-trait-through-its-twin) below).
 //!
 //! A call reads like a call: `GATEWAY.get().charge(cents).await`. The guard lives across
 //! the `.await` (it is `Send`, and holds no lock), also in tasks that move between threads.
@@ -177,6 +180,57 @@
 //! }
 //! ```
 //!
+//! ## A `trait_variant` trait, through its twin
+//!
+//! `dyn PaymentGateway` can't be named for a trait whose methods return `impl Future`:
+//!
+//! ```compile_fail,E0038
+//! #[trait_variant::make(Send)]
+//! pub trait PaymentGateway: Sync {
+//!     async fn charge(&self, cents: u64) -> Result<String, String>;
+//! }
+//! static GATEWAY: mockall_bridge::Facade<dyn PaymentGateway> = mockall_bridge::Facade::new("x");
+//! ```
+//!
+//! Its twin can, and every implementation of the trait is one (mockall's mock too:
+//! `#[automock]` goes above `#[trait_variant::make]`):
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use mockall::automock;
+//! use mockall_bridge::facade;
+//! use ownership_runtime::harness::{TestConfig, run_async};
+//!
+//! #[automock]
+//! #[trait_variant::make(Send)]
+//! pub trait PaymentGateway: Sync {
+//!     async fn charge(&self, cents: u64) -> Result<String, String>;
+//! }
+//!
+//! /// The facade's trait: `PaymentGateway` with boxed futures.
+//! #[async_trait]
+//! pub trait DynPaymentGateway: Send + Sync {
+//!     async fn charge(&self, cents: u64) -> Result<String, String>;
+//! }
+//! #[async_trait]
+//! impl<G: PaymentGateway + Send> DynPaymentGateway for G {
+//!     async fn charge(&self, cents: u64) -> Result<String, String> {
+//!         PaymentGateway::charge(self, cents).await
+//!     }
+//! }
+//!
+//! facade!(pub static GATEWAY: dyn DynPaymentGateway);
+//!
+//! fn main() {
+//!     run_async(TestConfig::new("shop::tests::twin"), || async {
+//!         let mut gateway = MockPaymentGateway::new(); // the trait's own mock
+//!         gateway.expect_charge().times(1).returning(|cents| Ok(format!("ch_{cents}")));
+//!         GATEWAY.install(gateway).unwrap();
+//!         assert_eq!(GATEWAY.get().charge(250).await.unwrap(), "ch_250");
+//!     });
+//! }
+//! ```
+//!
 //! The boxed future by hand, with a mock whose future never ends (a timeout test):
 //!
 //! ```
@@ -220,6 +274,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod call_site;
 mod declare;
 mod error;
 mod facade;

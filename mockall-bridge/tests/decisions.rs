@@ -239,20 +239,22 @@ fn an_unowned_call_panics_with_the_facade_the_caller_the_owners_and_the_fixes() 
     let line = line!() + 1;
     let payload = panic::catch_unwind(|| UNOWNED.get().value()).unwrap_err();
     let message = payload.downcast_ref::<String>().unwrap();
-    // The message names where the call was made (`get` is `#[track_caller]`).
+    // The message names the call, as this file reads, and where it was made (`get` is
+    // `#[track_caller]`).
     let call_site = format!(
-        "facade `decisions::UNOWNED` has no implementation for the call at {}:{line}:",
+        "facade `decisions::UNOWNED` has no mock for `UNOWNED.get().value(..)` at {}:{line}:",
         file!()
     );
     for expected in [
         call_site.as_str(),
-        ": this code runs for no actor (`ownership_runtime::callers()` is empty",
-        "and the facade has no default implementation.",
+        ", called by code that runs for no actor (`ownership_runtime::callers()` is empty",
+        "It has no default implementation either.",
         &format!("Mocks in it are owned right now by {owner_id};"),
         "`ownership_runtime::spawn`, `spawn_blocking` or `thread::spawn`",
         "`.in_current_callers()`",
-        "`.allow(worker.id())` on the facade",
+        "`UNOWNED.allow(worker.id())`",
         "`ToAllow::lazy(..)`",
+        "`ownership_runtime::allow_all(worker.id())` for everything the test owns",
         "`#[owned_test(shared)]`",
         "give the facade a default implementation: `Facade::with_default(..)` or \
          `.set_default(..)`",
@@ -264,13 +266,17 @@ fn an_unowned_call_panics_with_the_facade_the_caller_the_owners_and_the_fixes() 
     let test = Actor::named("decisions::some_test");
     let worker = Actor::named("decisions::unallowed_worker");
     let (_test, _worker) = (test.enter(), worker.enter());
+    let line = line!() + 1;
     let error = UNOWNED.try_get().map(|_| ()).unwrap_err();
     assert!(matches!(error, CallError::NotOwned { .. }));
     let message = error.to_string();
     assert!(
         message.contains(&format!(
-            "the calling actor {}, running for [{}, {}], neither owns a mock in it nor is \
-             allowed to use one",
+            "has no mock for the call at {}:{}:{}, called by {}, running for [{}, {}], none of \
+             which owns a mock in it or is allowed to use one",
+            file!(),
+            line,
+            "    let error = UNOWNED.".len() + 1,
             worker.id(),
             worker.id(),
             test.id()
@@ -280,12 +286,16 @@ fn an_unowned_call_panics_with_the_facade_the_caller_the_owners_and_the_fixes() 
 
     release.send(()).unwrap();
     owner.join().unwrap();
-    // Nobody owns one now.
-    let message = UNOWNED.try_get().map(|_| ()).unwrap_err().to_string();
-    assert!(
-        message.contains("No actor owns a mock in it right now"),
-        "{message}"
-    );
+    // Nobody owns one now. `try_get()?` gives the implementation: its method is named.
+    let read = || -> Result<u64, CallError> { Ok(UNOWNED.try_get()?.value()) };
+    let message = read().unwrap_err().to_string();
+    for expected in [
+        "has no mock for `UNOWNED.try_get()?.value(..)` at ",
+        "No actor owns a mock in it right now: if this call works for a test, install one in \
+         that test first (`UNOWNED.install(mock)`).",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in:\n{message}");
+    }
 }
 
 #[test]
@@ -295,7 +305,7 @@ fn a_facade_nobody_installed_into_is_its_default_and_errors_without_one() {
     assert_eq!(PLAIN.get().value(), 0);
     assert_eq!(Guard::owner(&PLAIN.get()), None);
     let message = EMPTY.try_get().map(|_| ()).unwrap_err().to_string();
-    assert!(message.contains("facade `decisions::EMPTY` has no implementation"));
+    assert!(message.contains("facade `decisions::EMPTY` has no mock for the call at"));
     // set_default comes too late once the default was built.
     assert!(matches!(
         PLAIN.set_default(Box::new(Real)),

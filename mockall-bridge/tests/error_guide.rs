@@ -148,41 +148,59 @@ fn not_shared_owner() -> String {
     REFUSED.lock().unwrap().take().unwrap()
 }
 
-/// The errors of calls that find no implementation.
-fn call_errors() -> Vec<(&'static str, String)> {
-    static UNOWNED: Facade<dyn Clock> = Facade::new("app::CLOCK");
-    static GONE: Facade<dyn Clock> = Facade::new("app::CLOCK");
-    static LATE: Facade<dyn Clock> = Facade::new("app::CLOCK");
+/// What a call through a facade panicked with (its message; the panic is expected).
+fn panic_of(call: impl FnOnce() -> u64) -> String {
+    let payload = panic::catch_unwind(AssertUnwindSafe(call)).expect_err("the call panics");
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(_) => panic!("`get` panics with the error's text, a String"),
+    }
+}
 
+/// The errors of calls that find no implementation, each made as app code makes them,
+/// `CLOCK.get().now()`, on a facade of its own.
+fn call_errors() -> Vec<(&'static str, String)> {
+    vec![
+        ("CallError::NotOwned", not_owned()),
+        ("CallError::Ended", ended()),
+        ("CallError::Uninstalled", uninstalled()),
+    ]
+}
+
+/// A worker that the test which owns the mock didn't allow calls.
+fn not_owned() -> String {
+    static CLOCK: Facade<dyn Clock> = Facade::new("app::CLOCK");
     let test = Actor::named("tests::checkout");
     let worker = Actor::named("app::worker");
-    test.chain().in_scope(|| UNOWNED.install(Fixed(1))).unwrap();
-    let unowned = worker.chain().in_scope(|| UNOWNED.try_get().map(|_| ()));
+    test.chain().in_scope(|| CLOCK.install(Fixed(1))).unwrap();
+    worker.chain().in_scope(|| panic_of(|| CLOCK.get().now()))
+}
 
-    let uninstalled = test.chain().in_scope(|| {
-        GONE.install(Fixed(1)).unwrap();
-        GONE.uninstall().unwrap();
-        GONE.try_get().map(|_| ())
-    });
-
-    // A thread of the test that calls once the test is over.
+/// A thread of the test calls once the test is over.
+fn ended() -> String {
+    static CLOCK: Facade<dyn Clock> = Facade::new("app::CLOCK");
     let (go, wait_for_go) = mpsc::channel::<()>();
     let (sender, late) = mpsc::channel();
     run_async(TestConfig::new("tests::notifies"), || async move {
-        LATE.install(Fixed(1)).unwrap();
+        CLOCK.install(Fixed(1)).unwrap();
         let handle = ownership_runtime::thread::spawn(move || {
             wait_for_go.recv().unwrap();
-            LATE.try_get().map(|_| ())
+            panic_of(|| CLOCK.get().now())
         });
         sender.send(handle).unwrap();
     });
     go.send(()).unwrap();
-    let ended = late.recv().unwrap().join().unwrap();
-    vec![
-        ("CallError::NotOwned", chain_of(unowned)),
-        ("CallError::Ended", chain_of(ended)),
-        ("CallError::Uninstalled", chain_of(uninstalled)),
-    ]
+    late.recv().unwrap().join().unwrap()
+}
+
+/// The test calls after it uninstalled its mock.
+fn uninstalled() -> String {
+    static CLOCK: Facade<dyn Clock> = Facade::new("app::CLOCK");
+    Actor::named("tests::checkout").chain().in_scope(|| {
+        CLOCK.install(Fixed(1)).unwrap();
+        CLOCK.uninstall().unwrap();
+        panic_of(|| CLOCK.get().now())
+    })
 }
 
 /// The report of a test run: what the harness panicked with.

@@ -12,7 +12,7 @@ use std::thread;
 use mockall::automock;
 use mockall_bridge::{CallError, Facade, FacadeError, installable};
 use ownership_runtime::harness::{TestConfig, run_async};
-use ownership_runtime::{Actor, ActorId, ToAllow, callers};
+use ownership_runtime::{Actor, ActorId, ToAllow, Worker, callers};
 
 #[automock]
 pub trait Source: Send + Sync {
@@ -26,37 +26,38 @@ static LAZY_SOURCE: Facade<dyn Source> = Facade::new("workers::LAZY_SOURCE");
 /// What a worker did for one request: the value, or the error's text.
 type Reply = Result<u64, String>;
 
-/// A long-lived worker thread with an actor of its own: it runs requests as that actor,
-/// on a thread no test started.
-struct Worker {
-    id: ActorId,
-    requests: mpsc::Sender<(&'static Facade<dyn Source>, mpsc::Sender<Reply>)>,
+/// A request: the facade to call, and where to send the reply.
+type Request = (&'static Facade<dyn Source>, mpsc::Sender<Reply>);
+
+/// A long-lived worker, started in one call ([`Worker::start`]): a thread and a runtime of
+/// its own, which no test started, running every request as the worker's own actor.
+struct Billing {
+    worker: Worker,
+    requests: tokio::sync::mpsc::UnboundedSender<Request>,
 }
 
-impl Worker {
-    fn start(name: &'static str) -> Worker {
-        let (requests, inbox) =
-            mpsc::channel::<(&'static Facade<dyn Source>, mpsc::Sender<Reply>)>();
-        let (id_sender, id_receiver) = mpsc::channel();
-        thread::spawn(move || {
-            let actor = Actor::named(name);
-            id_sender.send(actor.id()).unwrap();
-            let _as_worker = actor.enter();
-            for (facade, reply) in inbox {
+impl Billing {
+    fn start(name: &'static str) -> Billing {
+        let (requests, mut inbox) = tokio::sync::mpsc::unbounded_channel::<Request>();
+        let worker = Worker::start(name, async move {
+            while let Some((facade, reply)) = inbox.recv().await {
                 let value = facade
                     .try_get()
                     .map(|source| source.value())
                     .map_err(|error| error.to_string());
                 let _ = reply.send(value);
             }
-        });
-        Worker {
-            id: id_receiver.recv().unwrap(),
-            requests,
-        }
+        })
+        .unwrap();
+        Billing { worker, requests }
     }
 
-    /// Asks the worker to call `facade`.
+    fn id(&self) -> ActorId {
+        self.worker.id()
+    }
+
+    /// Asks the worker to call `facade`, and waits for its reply (from a test's body too:
+    /// the worker runs on its own thread).
     fn call(&self, facade: &'static Facade<dyn Source>) -> Reply {
         let (reply, answer) = mpsc::channel();
         self.requests.send((facade, reply)).unwrap();
@@ -72,7 +73,7 @@ fn mock_returning(value: u64) -> MockSource {
 
 #[test]
 fn a_worker_allowed_by_one_test_sees_that_tests_mock_and_no_other() {
-    let worker = Arc::new(Worker::start("workers::billing_worker"));
+    let worker = Arc::new(Billing::start("workers::billing_worker"));
     // A and B run at the same time; they meet at two points.
     let allowed = Arc::new(Barrier::new(2));
     let checked = Arc::new(Barrier::new(2));
@@ -89,7 +90,7 @@ fn a_worker_allowed_by_one_test_sees_that_tests_mock_and_no_other() {
             run_async(TestConfig::new("workers::test_a"), move || async move {
                 *test_a.lock().unwrap() = Some(callers()[0]);
                 SOURCE.install(mock_returning(1)).unwrap();
-                SOURCE.allow(worker.id).unwrap();
+                SOURCE.allow(worker.id()).unwrap();
                 allowed.wait();
                 assert_eq!(worker.call(&SOURCE), Ok(1));
                 checked.wait();
@@ -111,9 +112,9 @@ fn a_worker_allowed_by_one_test_sees_that_tests_mock_and_no_other() {
                 assert_eq!(SOURCE.get().value(), 2);
                 // ...and cannot take A's worker.
                 let test_a = test_a.lock().unwrap().unwrap();
-                match SOURCE.allow(worker.id) {
+                match SOURCE.allow(worker.id()) {
                     Err(FacadeError::AlreadyAllowed { actor, owner, .. }) => {
-                        assert_eq!((actor, owner), (worker.id, test_a));
+                        assert_eq!((actor, owner), (worker.id(), test_a));
                     }
                     other => panic!("expected AlreadyAllowed, got {other:?}"),
                 }
@@ -127,7 +128,7 @@ fn a_worker_allowed_by_one_test_sees_that_tests_mock_and_no_other() {
     // Both tests have ended: the worker has no mock any more (and the facade no default).
     let error = worker.call(&SOURCE).unwrap_err();
     assert!(
-        error.contains("facade `workers::SOURCE` has no implementation for the call at"),
+        error.contains("facade `workers::SOURCE` has no mock for the call at"),
         "{error}"
     );
     assert!(error.contains("(workers::billing_worker)"), "{error}");
@@ -144,8 +145,8 @@ fn a_lazy_allowance_reaches_a_worker_that_starts_after_the_test_allowed_it() {
             .allow(ToAllow::lazy(move || *resolver_sees.lock().unwrap()))
             .unwrap();
 
-        let worker = Worker::start("workers::late_worker");
-        *worker_id.lock().unwrap() = Some(worker.id);
+        let worker = Billing::start("workers::late_worker");
+        *worker_id.lock().unwrap() = Some(worker.id());
         assert_eq!(worker.call(&LAZY_SOURCE), Ok(7));
     });
 }

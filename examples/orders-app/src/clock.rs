@@ -2,14 +2,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mockall_bridge::{Facade, installable};
+use mockall_bridge::facade;
 
 /// A source of the current wall-clock time.
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> SystemTime;
 }
-installable!(dyn Clock);
 
 /// The operating system's clock: the default of [`CLOCK`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,9 +20,10 @@ impl Clock for SystemClock {
     }
 }
 
-/// The clock the app reads; the system clock unless a test installed its own.
-pub static CLOCK: Facade<dyn Clock> =
-    Facade::with_default("orders_app::clock::CLOCK", || Box::new(SystemClock));
+facade!(
+    /// The clock the app reads; the system clock unless a test installed its own.
+    pub static CLOCK: dyn Clock = SystemClock
+);
 
 /// The current time in whole seconds since the Unix epoch, as the database stores it
 /// (0 for a clock set before 1970).

@@ -3,7 +3,7 @@
 use std::future::{self, Future};
 use std::pin::Pin;
 
-use mockall_bridge::{Facade, installable};
+use mockall_bridge::facade;
 
 use crate::orders::OrderId;
 
@@ -37,7 +37,6 @@ pub trait Mailer: Send + Sync {
     /// Sends `confirmation` to the customer.
     fn send_confirmation(&self, confirmation: Confirmation) -> MailFuture;
 }
-installable!(dyn Mailer);
 
 /// The default mailer: sends nothing, and says so.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,9 +48,10 @@ impl Mailer for Unconfigured {
     }
 }
 
-/// The mailer the app sends through.
-pub static MAILER: Facade<dyn Mailer> =
-    Facade::with_default("orders_app::mailer::MAILER", || Box::new(Unconfigured));
+facade!(
+    /// The mailer the app sends through.
+    pub static MAILER: dyn Mailer = Unconfigured
+);
 
 /// Sends `confirmation` through [`MAILER`].
 pub(crate) async fn send(confirmation: Confirmation) -> Result<(), NotifyError> {

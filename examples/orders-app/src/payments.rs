@@ -4,7 +4,7 @@ use std::future::{self, Future};
 use std::pin::Pin;
 use std::time::Duration;
 
-use mockall_bridge::{Facade, installable};
+use mockall_bridge::facade;
 
 use crate::orders::{CustomerId, OrderId};
 
@@ -60,7 +60,6 @@ pub trait PaymentGateway: Send + Sync {
     /// Charges `request.amount_cents` to the customer.
     fn charge(&self, request: ChargeRequest) -> ChargeFuture;
 }
-installable!(dyn PaymentGateway);
 
 /// The default gateway: refuses every charge. Production sets the real one with
 /// `GATEWAY.set_default(..)` at start-up; tests install a mock.
@@ -73,9 +72,10 @@ impl PaymentGateway for Unconfigured {
     }
 }
 
-/// The gateway the app charges through.
-pub static GATEWAY: Facade<dyn PaymentGateway> =
-    Facade::with_default("orders_app::payments::GATEWAY", || Box::new(Unconfigured));
+facade!(
+    /// The gateway the app charges through.
+    pub static GATEWAY: dyn PaymentGateway = Unconfigured
+);
 
 /// Charges through [`GATEWAY`], giving up after [`PAYMENT_TIMEOUT`].
 pub(crate) async fn charge(request: ChargeRequest) -> Result<Charge, PaymentError> {

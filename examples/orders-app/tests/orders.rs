@@ -20,7 +20,7 @@ use orders_app::{
     OrderLine, OrderService, OrderStatus, PAYMENT_TIMEOUT, PaymentError, PaymentGateway, Product,
 };
 use ownership_runtime::harness::{TestConfig, TestResource, run_async};
-use ownership_runtime::{callers, owned_test};
+use ownership_runtime::{Worker, allow_all, callers, owned_test};
 use sandbox_sqlx::Sandbox;
 use sqlx::Sqlite;
 
@@ -397,6 +397,59 @@ async fn a_gateway_that_hangs_times_out_in_virtual_time_and_rolls_back() {
     );
     assert!(wall_start.elapsed() < PAYMENT_TIMEOUT);
     assert_nothing_written(&service).await;
+}
+
+/// A job for the order queue's consumer: the items to order, and where to say how it went
+/// (the order and how many confirmations were sent).
+type Job = (
+    Vec<LineItem>,
+    tokio::sync::oneshot::Sender<Result<(orders_app::Order, usize), OrderError>>,
+);
+
+#[owned_test(sandbox = DB)]
+async fn a_queue_worker_allowed_in_one_call_places_orders_with_the_tests_database_and_mocks() {
+    let Shop { service, ada } = shop().await;
+    GATEWAY.install(gateway_accepting(1)).unwrap();
+    CLOCK.install(clock_at(NOON)).unwrap();
+    MAILER.install(mailer_expecting(1)).unwrap();
+
+    // The order queue's consumer serves every test: a long-lived actor with a thread and a
+    // runtime of its own, started in one call. It works for no test until one allows it.
+    let (queue, mut jobs) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    let consumer_service = service.clone();
+    let consumer = Worker::start("orders::queue_consumer", async move {
+        while let Some((items, reply)) = jobs.recv().await {
+            let done = match consumer_service.place_order(ada, &items).await {
+                Ok(order) => consumer_service
+                    .flush_confirmations()
+                    .await
+                    .map(|sent| (order, sent)),
+                Err(error) => Err(error),
+            };
+            let _ = reply.send(done);
+        }
+    })
+    .unwrap();
+    // One call: the test's database and its three mocks, for the consumer and its tasks
+    // (without it, the consumer's first query fails: it has no database connection).
+    allow_all(consumer.id()).unwrap();
+
+    let (reply, done) = tokio::sync::oneshot::channel();
+    queue
+        .send((vec![LineItem::new("TEA-01", 2)], reply))
+        .unwrap();
+    let (placed, sent) = done.await.unwrap().unwrap();
+    drop(queue);
+    consumer.join().unwrap();
+
+    assert_eq!(sent, 1);
+    assert_eq!(placed.total_cents, 2 * TEA_CENTS);
+    assert_eq!(placed.charge_id, Some(format!("ch_{}", placed.id.0)));
+    // Written to this test's database, stamped by this test's clock.
+    let stored = service.order(placed.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Confirmed);
+    assert_eq!((stored.placed_at, stored.confirmed_at), (NOON, Some(NOON)));
+    assert_eq!(service.stock("TEA-01").await.unwrap(), Some(8));
 }
 
 /// The names of the tests run at once by the test below.
