@@ -8,7 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{ItemFn, Meta, ReturnType, Token};
 
-use crate::arguments::{check_signature, mentions_impl, test_arguments};
+use crate::arguments::{TestArguments, check_signature, mentions_impl, test_arguments};
 use crate::config::{Config, Flavor, LeftoverTasks};
 
 /// Expands the attribute, or reports its errors beside the unchanged item (so that
@@ -34,8 +34,12 @@ pub(crate) fn owned_test(args: TokenStream, item: TokenStream) -> TokenStream {
         .and_then(|args| Config::parse(&args));
     let checked = check_function(&function);
     match (config, checked) {
-        (Ok(config), Ok(())) => expand(&config, function)
-            .unwrap_or_else(|(error, function)| with_errors(error, function.into_token_stream())),
+        (Ok(config), Ok(())) => {
+            match test_arguments(&config, &function.sig, outcome_span(&function.sig)) {
+                Ok(arguments) => expand(&config, function, arguments),
+                Err(error) => with_errors(error, function.into_token_stream()),
+            }
+        }
         (Err(mut error), Err(more)) => {
             error.combine(more);
             with_errors(error, function.into_token_stream())
@@ -83,18 +87,18 @@ fn check_function(function: &ItemFn) -> syn::Result<()> {
     }
 }
 
-/// The test, or the errors of its arguments beside the unchanged function.
-fn expand(config: &Config, function: ItemFn) -> Result<TokenStream, (syn::Error, ItemFn)> {
-    // The call carries the return type's span: an error about its bound on the body's
-    // outcome points at the return type.
-    let outcome_span = match &function.sig.output {
+/// Where the harness call is spanned: at the return type, so that an error about its
+/// bound on the body's outcome points at it.
+fn outcome_span(signature: &syn::Signature) -> proc_macro2::Span {
+    match &signature.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => proc_macro2::Span::call_site(),
-    };
-    let arguments = match test_arguments(config, &function.sig, outcome_span) {
-        Ok(arguments) => arguments,
-        Err(error) => return Err((error, function)),
-    };
+    }
+}
+
+/// The test: the function, its arguments' static (if it takes any) and the harness call.
+fn expand(config: &Config, function: ItemFn, arguments: Option<TestArguments>) -> TokenStream {
+    let outcome_span = outcome_span(&function.sig);
     let ItemFn {
         attrs,
         vis,
@@ -171,7 +175,7 @@ fn expand(config: &Config, function: ItemFn) -> Result<TokenStream, (syn::Error,
     let call = quote_spanned!(outcome_span=> __owned_test_harness::#runner #call_arguments);
     // The body keeps its own signature as an inner function of the same name, so `?`,
     // `return` and the return type work as written; the test calls the harness with it.
-    Ok(quote! {
+    quote! {
         #outcome_check
         #(#attrs)*
         #[::core::prelude::v1::test]
@@ -181,7 +185,7 @@ fn expand(config: &Config, function: ItemFn) -> Result<TokenStream, (syn::Error,
             use #harness as __owned_test_harness;
             #call
         }
-    })
+    }
 }
 
 /// A check, beside the test, that its return type is a `TestOutcome`, spanned at that

@@ -66,8 +66,13 @@ fn main() -> Result<(), String> {
     let [sqlx_nextest, owned_nextest] = per_process.map(median);
     let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
-    println!("{TESTS} tests of the tracker app, 5 migrations, PostgreSQL at {url}; medians of {ROUNDS} rounds");
-    println!("{:<34} {:>16} {:>14}", "", "cargo test (ms)", "nextest (ms)");
+    println!(
+        "{TESTS} tests of the tracker app, 5 migrations, PostgreSQL at {url}; medians of {ROUNDS} rounds"
+    );
+    println!(
+        "{:<34} {:>16} {:>14}",
+        "", "cargo test (ms)", "nextest (ms)"
+    );
     println!(
         "  {:<32} {:>16.0} {:>14.0}",
         "#[sqlx::test]",

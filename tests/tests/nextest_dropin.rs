@@ -30,13 +30,17 @@ fn block_on<T>(future: impl Future<Output = T>) -> T {
         .block_on(future)
 }
 
-/// Runs `sql` on the server's database.
-async fn admin(sql: String) {
-    let mut admin = PgConnection::connect(&postgres_url()).await.expect("the server");
-    sqlx::raw_sql(AssertSqlSafe(sql))
-        .execute(&mut admin)
+/// Runs `statements`, one by one, on the server's database.
+async fn admin(statements: Vec<String>) {
+    let mut admin = PgConnection::connect(&postgres_url())
         .await
-        .expect("the admin statement");
+        .expect("the server");
+    for statement in statements {
+        sqlx::raw_sql(AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+            .expect("the admin statement");
+    }
     admin.close().await.expect("closed");
 }
 
@@ -61,7 +65,10 @@ fn every_listed_owned_test_passes_under_nextest_with_one_migration_and_no_row_le
         .output()
         .map_or(true, |output| !output.status.success())
     {
-        skip(name, "cargo-nextest is not installed (`cargo install cargo-nextest`)");
+        skip(
+            name,
+            "cargo-nextest is not installed (`cargo install cargo-nextest`)",
+        );
         return;
     }
     // The workspace's own test binaries, built as `--workspace` builds them (so that a
@@ -85,18 +92,31 @@ fn every_listed_owned_test_passes_under_nextest_with_one_migration_and_no_row_le
                 .map(|(test, _)| test.as_str().to_owned())
         })
         .collect();
-    assert_eq!(owned.len(), 100, "the drop-in suite has 100 tests: {owned:?}");
+    assert_eq!(
+        owned.len(),
+        100,
+        "the drop-in suite has 100 tests: {owned:?}"
+    );
 
     // A database of this test's own: the suite's sandbox database, made beside it, is
     // new, and its migrations are this run's.
     let base = format!("nextest_dropin_{}", std::process::id());
-    block_on(admin(format!("DROP DATABASE IF EXISTS {base}; CREATE DATABASE {base}")));
+    block_on(admin(vec![
+        format!("DROP DATABASE IF EXISTS {base}"),
+        format!("CREATE DATABASE {base}"),
+    ]));
     let started: chrono_free::Seconds = block_on(chrono_free::server_now());
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(workspace_root())
         .env("DATABASE_URL", url_of(&postgres_url(), &base))
         .args(["nextest", "run", "--workspace", "-E", filter.as_str()])
-        .args(["--no-fail-fast", "--color", "never", "--status-level", "pass"])
+        .args([
+            "--no-fail-fast",
+            "--color",
+            "never",
+            "--status-level",
+            "pass",
+        ])
         .output()
         .expect("cargo nextest run");
     let report = String::from_utf8_lossy(&output.stderr);
@@ -112,7 +132,9 @@ fn every_listed_owned_test_passes_under_nextest_with_one_migration_and_no_row_le
     );
 
     let (sandboxes, migrations, rows) = block_on(async {
-        let mut admin = PgConnection::connect(&postgres_url()).await.expect("the server");
+        let mut admin = PgConnection::connect(&postgres_url())
+            .await
+            .expect("the server");
         let sandboxes: Vec<String> =
             sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1")
                 .bind(format!("{base}\\_sandbox\\_%"))
@@ -145,14 +167,17 @@ fn every_listed_owned_test_passes_under_nextest_with_one_migration_and_no_row_le
         connection.close().await.expect("closed");
         (sandboxes, migrations, rows)
     });
-    let cleanup = sandboxes
+    let mut cleanup: Vec<String> = sandboxes
         .iter()
-        .map(|sandbox| format!("DROP DATABASE IF EXISTS {sandbox} WITH (FORCE); "))
-        .collect::<String>();
-    block_on(admin(format!(
-        "{cleanup}DROP DATABASE IF EXISTS {base} WITH (FORCE)"
-    )));
-    assert_eq!(sandboxes.len(), 1, "one sandbox database for the run: {sandboxes:?}");
+        .map(|sandbox| format!("DROP DATABASE IF EXISTS {sandbox} WITH (FORCE)"))
+        .collect();
+    cleanup.push(format!("DROP DATABASE IF EXISTS {base} WITH (FORCE)"));
+    block_on(admin(cleanup));
+    assert_eq!(
+        sandboxes.len(),
+        1,
+        "one sandbox database for the run: {sandboxes:?}"
+    );
     assert_eq!(migrations.len(), 5, "the five migrations: {migrations:?}");
     for (version, success, installed) in &migrations {
         assert!(success, "migration {version} finished");

@@ -93,7 +93,11 @@ pub fn under_nextest(
 ) -> Result<Duration, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .envs(environment.iter().map(|(key, value)| (*key, value.as_str())))
+        .envs(
+            environment
+                .iter()
+                .map(|(key, value)| (*key, value.as_str())),
+        )
         .args([
             "nextest",
             "run",
