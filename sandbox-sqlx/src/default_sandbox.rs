@@ -18,6 +18,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
+use ownership_runtime::background;
 use ownership_runtime::runwide::{RunWide, stable_hash};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor};
@@ -26,6 +27,7 @@ use tokio::sync::OnceCell;
 use crate::backend::SandboxDatabase;
 use crate::error::SandboxError;
 use crate::once_per_run::once_per_run;
+use crate::reach::{AcquireError, Reach};
 use crate::sandbox::Sandbox;
 use crate::url::DatabaseUrl;
 
@@ -155,6 +157,7 @@ where
     let builder = match given.as_deref().map(|url| (url, derive::<DB>(url, &hash))) {
         Some((given, Some((url, database)))) => {
             if !DB::PER_TEST_DATABASE {
+                reach::<DB>(given, variable).await?;
                 create::<DB>(given, database).await?;
             }
             let mut builder = Sandbox::<DB>::from_env(LABEL, variable);
@@ -174,7 +177,8 @@ where
     let builder = match migrator {
         Some(migrator) => builder.migrations(migrator),
         None => builder,
-    };
+    }
+    .skip_if_unreachable(skip_if_unreachable());
     // One sandbox per database and migration set, for the whole process.
     Ok(Box::leak(Box::new(builder.build()?)))
 }
@@ -222,6 +226,45 @@ fn derive<DB: SandboxDatabase>(url: &str, hash: &str) -> Option<(String, String)
     let database = format!("{base}_sandbox_{hash}");
     parsed.set_path(&format!("/{database}"));
     Some((parsed.to_string(), database))
+}
+
+/// Whether tests whose default sandbox's server can't be reached are skipped (with a
+/// note; failed under `CI=true`) instead of failed: `SANDBOX_SKIP_IF_UNREACHABLE=1`.
+pub(crate) fn skip_if_unreachable() -> bool {
+    std::env::var(SKIP_VARIABLE).is_ok_and(|value| value == "1" || value == "true")
+}
+
+/// The variable of [`skip_if_unreachable`].
+const SKIP_VARIABLE: &str = "SANDBOX_SKIP_IF_UNREACHABLE";
+
+/// Checks that the server of `url` (from `variable`) answers, before anything is made on
+/// it: a server that doesn't is [`SandboxError::Unreachable`], naming the URL and the
+/// variable.
+async fn reach<DB: SandboxDatabase>(url: &str, variable: &str) -> Result<(), SandboxError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let database_url = DatabaseUrl::derived(url.to_owned(), variable);
+    let origin = url.to_owned();
+    let connected = background::run(async move { DB::Connection::connect(&origin).await })
+        .await
+        .map_err(|source| SandboxError::Background {
+            label: LABEL.to_owned(),
+            source,
+        })?;
+    match Reach::default().record::<DB, _>(connected, &database_url) {
+        Ok(connection) => {
+            let _ = background::run(connection.close()).await;
+            Ok(())
+        }
+        Err(AcquireError::Unreachable(failure)) => Err(SandboxError::Unreachable {
+            label: LABEL.to_owned(),
+            failure,
+        }),
+        // Reached, but refused (a wrong password, a missing database): the creation
+        // says what.
+        Err(AcquireError::Pool(_)) => Ok(()),
+    }
 }
 
 /// Creates the tests' `database` on the server of `url` unless it is there, once per run.

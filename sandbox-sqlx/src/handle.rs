@@ -88,8 +88,9 @@ impl<DB: SandboxDatabase> SandboxPool<DB> {
     /// [`acquire`](SandboxPool::acquire)), and read the pool's settings and statistics with
     /// [`options`](SandboxPool::options), [`size`](SandboxPool::size) and
     /// [`num_idle`](SandboxPool::num_idle). Code under test that needs a concrete
-    /// `&PgPool` can't run in a sandbox: give each of its tests a database of its own with
-    /// [`TemplateDatabase`](crate::TemplateDatabase), whose pool belongs to the test.
+    /// `&PgPool` takes the test's own pool instead: `#[owned_test] async fn t(pool:
+    /// PgPool)` (see [`TestArgs`](crate::TestArgs)), a pool of one connection in the
+    /// test's transaction.
     ///
     /// ```
     /// use sandbox_sqlx::{Sandbox, SandboxPool};

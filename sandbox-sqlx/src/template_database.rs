@@ -1,8 +1,11 @@
 //! [`TemplateDatabase`]: a PostgreSQL database of its own for each test, made with
-//! `CREATE DATABASE .. TEMPLATE` from a template migrated once per migration set. For apps that hold
-//! a concrete `PgPool` and can't take a [`SandboxPool`](crate::SandboxPool): far cheaper
-//! than migrating a database per test (as `#[sqlx::test]` does), dearer than a sandbox
-//! transaction.
+//! `CREATE DATABASE .. TEMPLATE` from a template migrated once per migration set. For tests
+//! that can't run in a transaction (`VACUUM`, `CREATE DATABASE`, their own commits): far
+//! cheaper than migrating a database per test (as `#[sqlx::test]` does), dearer than a
+//! sandbox transaction. App code that merely holds a concrete `PgPool` runs in a
+//! transaction with the test's own pool (`#[owned_test] async fn t(pool: PgPool)`), and
+//! `#[owned_test] async fn t(options: PgPoolOptions, connect: PgConnectOptions)` gets a
+//! database of this kind.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

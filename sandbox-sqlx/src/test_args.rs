@@ -28,7 +28,7 @@ use sqlx::pool::{PoolConnection, PoolOptions};
 use sqlx::{Executor, Pool};
 
 use crate::backend::SandboxDatabase;
-use crate::default_sandbox::{TestMigrations, default_sandbox};
+use crate::default_sandbox::{TestMigrations, default_sandbox, skip_if_unreachable};
 use crate::error::SandboxError;
 use crate::fixtures::{TestFixture, apply};
 use crate::handle::SandboxPool;
@@ -208,7 +208,11 @@ where
                 Ok(())
             }
             Err((Some(sandbox), error)) => Err(sandbox.state.failure(error)),
-            Err((None, error)) => Err(failure_of(crate::default_sandbox::LABEL, false, error)),
+            Err((None, error)) => Err(failure_of(
+                crate::default_sandbox::LABEL,
+                skip_if_unreachable(),
+                error,
+            )),
         }
     }
 

@@ -3,7 +3,8 @@
 //! with `cargo nextest run` against a server database made for this test alone, so that
 //! its sandbox database is new and its migrations are this run's. Every owned test
 //! listed must have run and passed, the migrations must have been applied once for the
-//! whole run, and no row may be left behind.
+//! whole run, and no row may be left behind. The `#[sqlx::test]` half, built with the
+//! crate's `sqlx-suite` feature, must pass as written.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -207,4 +208,31 @@ mod chrono_free {
         admin.close().await.expect("closed");
         Seconds(now)
     }
+}
+
+#[test]
+fn the_sqlx_test_half_passes_as_written() {
+    let name = "nextest_dropin::the_sqlx_test_half_passes_as_written";
+    if !postgres_available(name) {
+        return;
+    }
+    // Built as `--workspace` builds the other test binaries, with the feature that adds
+    // this one (so only this crate is compiled again).
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(workspace_root())
+        .args([
+            "test",
+            "--workspace",
+            "--features",
+            "ownership-e2e/sqlx-suite",
+        ])
+        .args(["--test", "dropin_sqlx", "--", "--quiet"])
+        .output()
+        .expect("cargo test");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && printed.contains("100 passed"),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

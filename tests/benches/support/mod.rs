@@ -16,6 +16,8 @@ pub fn build_suites(suites: &[&str]) -> Result<HashMap<String, PathBuf>, String>
         "-p",
         "ownership-e2e",
         "--release",
+        "--features",
+        "sqlx-suite",
         "--no-run",
         "--message-format=json",
     ]);
@@ -104,6 +106,8 @@ pub fn under_nextest(
             "-p",
             "ownership-e2e",
             "--release",
+            "--features",
+            "sqlx-suite",
             "--test",
             suite,
         ])
