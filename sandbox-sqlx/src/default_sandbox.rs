@@ -156,9 +156,13 @@ where
     let given = std::env::var(variable).ok().filter(|url| is_of::<DB>(url));
     let builder = match given.as_deref().map(|url| (url, derive::<DB>(url, &hash))) {
         Some((given, Some((url, database)))) => {
-            if !DB::PER_TEST_DATABASE {
+            if !DB::PER_TEST_DATABASE
+                && let Err(error) = create::<DB>(given, database).await
+            {
+                // A server that doesn't answer is told as such (and may skip the test);
+                // one that answers and refused says why.
                 reach::<DB>(given, variable).await?;
-                create::<DB>(given, database).await?;
+                return Err(error);
             }
             let mut builder = Sandbox::<DB>::from_env(LABEL, variable);
             builder.url = DatabaseUrl::derived(url, variable);
@@ -237,9 +241,9 @@ pub(crate) fn skip_if_unreachable() -> bool {
 /// The variable of [`skip_if_unreachable`].
 const SKIP_VARIABLE: &str = "SANDBOX_SKIP_IF_UNREACHABLE";
 
-/// Checks that the server of `url` (from `variable`) answers, before anything is made on
-/// it: a server that doesn't is [`SandboxError::Unreachable`], naming the URL and the
-/// variable.
+/// Checks that the server of `url` (from `variable`) answers, after making something on
+/// it failed: a server that doesn't is [`SandboxError::Unreachable`], naming the URL and
+/// the variable.
 async fn reach<DB: SandboxDatabase>(url: &str, variable: &str) -> Result<(), SandboxError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,

@@ -298,25 +298,35 @@ pub trait TestArgList: Sized + Send + 'static {
 pub type Made<A> =
     BoxFuture<'static, Result<(A, Held<<A as TestArgList>::Database>), SandboxError>>;
 
+/// Runs the test's fixtures, if it has any, on the connection `acquire` gives.
+async fn seed<DB, C>(
+    source: &Source<DB>,
+    acquire: impl Future<Output = Result<C, sqlx::Error>>,
+) -> Result<(), SandboxError>
+where
+    DB: SandboxDatabase,
+    C: std::ops::DerefMut<Target = DB::Connection>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    if source.fixtures.is_empty() {
+        return Ok(());
+    }
+    let label = source.sandbox.label();
+    let mut connection = acquire.await.map_err(|error| SandboxError::Database {
+        label: label.to_owned(),
+        context: "could not run the test's fixtures",
+        source: error,
+    })?;
+    apply::<DB>(&mut connection, source.fixtures, label).await
+}
+
 /// Opens the test's pool and runs its fixtures on it.
 async fn seeded_pool<DB: SandboxDatabase>(source: &Source<DB>) -> Result<TestPool<DB>, SandboxError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     let pool = TestPool::open(&source.sandbox.state, source.test).await?;
-    if !source.fixtures.is_empty() {
-        let label = source.sandbox.label();
-        let mut connection =
-            pool.pool()
-                .acquire()
-                .await
-                .map_err(|source| SandboxError::Database {
-                    label: label.to_owned(),
-                    context: "could not run the test's fixtures",
-                    source,
-                })?;
-        apply::<DB>(&mut connection, source.fixtures, label).await?;
-    }
+    seed(source, pool.pool().acquire()).await?;
     Ok(pool)
 }
 
@@ -370,18 +380,7 @@ where
                 .checkout_for(source.test, sandbox.state.defaults())
                 .await?;
             let pool = sandbox.pool();
-            if !source.fixtures.is_empty() {
-                let label = sandbox.label();
-                let mut connection =
-                    pool.acquire()
-                        .await
-                        .map_err(|error| SandboxError::Database {
-                            label: label.to_owned(),
-                            context: "could not run the test's fixtures",
-                            source: error,
-                        })?;
-                apply::<DB>(&mut connection, source.fixtures, label).await?;
-            }
+            seed(&source, pool.acquire()).await?;
             Ok(((pool,), Held(Holding::Nothing)))
         })
     }
@@ -400,18 +399,7 @@ impl TestArgList
         Box::pin(async move {
             let databases = crate::default_sandbox::template_databases(source.sandbox)?;
             let pool = databases.pool().await?;
-            if !source.fixtures.is_empty() {
-                let mut connection =
-                    pool.acquire()
-                        .await
-                        .map_err(|error| SandboxError::Database {
-                            label: source.sandbox.label().to_owned(),
-                            context: "could not run the test's fixtures",
-                            source: error,
-                        })?;
-                apply::<sqlx::Postgres>(&mut connection, source.fixtures, source.sandbox.label())
-                    .await?;
-            }
+            seed(&source, pool.acquire()).await?;
             let options = (*pool.connect_options()).clone();
             Ok(((PoolOptions::new(), options), Held(Holding::Nothing)))
         })

@@ -5,13 +5,15 @@
 //! and fixtures. Against the local PostgreSQL server; skipped (failed under `CI=true`)
 //! when it is down.
 
+mod test_args_support;
+
 use ownership_e2e::{postgres_available, postgres_url};
-use ownership_runtime::harness::{TestConfig, TestResource, run_async};
 use ownership_runtime::{Worker, allow_all};
 use sandbox_sqlx::{SandboxPool, TestArgs, TestFixture, TestMigrations};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
+use test_args_support::run;
 
 const MIGRATIONS: TestMigrations = TestMigrations::Folder(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,31 +29,6 @@ const BROKEN: TestFixture = TestFixture::new(
     "test_args_data/fixtures/broken.sql",
     include_str!("test_args_data/fixtures/broken.sql"),
 );
-
-/// Runs `body` with the arguments of `args`, as `#[owned_test]` does; `Err`: the
-/// failure report.
-fn run<A: sandbox_sqlx::TestArgList, F: Future<Output = ()>>(
-    name: &'static str,
-    args: &'static TestArgs<A>,
-    body: impl FnOnce(A) -> F,
-) -> Result<(), String>
-where
-    TestArgs<A>: TestResource,
-{
-    let resources: &'static [&'static dyn TestResource] =
-        Box::leak(Box::new([args as &dyn TestResource]));
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_async(TestConfig::new(name).resources(resources), || {
-            body(args.take())
-        });
-    }))
-    .map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_default()
-    })
-}
 
 /// The notes whose body is `body`, seen from outside every test.
 fn committed_notes(database: &str, body: &str) -> i64 {

@@ -2,42 +2,19 @@
 //! `MYSQL_DATABASE_URL`) and SQLite (no server: a copy of a template per test), through
 //! the harness as `#[owned_test]` expands them.
 
+mod test_args_support;
+
 use ownership_e2e::mysql_available;
-use ownership_runtime::harness::{TestConfig, TestResource, run_async};
-use sandbox_sqlx::{TestArgList, TestArgs, TestFixture, TestMigrations};
+use sandbox_sqlx::{TestArgs, TestFixture, TestMigrations};
 use sqlx::pool::PoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, MySqlPool, Sqlite, SqlitePool};
+use test_args_support::run;
 
 const NOTES: TestFixture = TestFixture::new(
     "test_args_data/fixtures/notes.sql",
     include_str!("test_args_data/fixtures/notes.sql"),
 );
-
-/// Runs `body` with the arguments of `args`, as `#[owned_test]` does; `Err`: the
-/// failure report.
-fn run<A: TestArgList, F: Future<Output = ()>>(
-    name: &'static str,
-    args: &'static TestArgs<A>,
-    body: impl FnOnce(A) -> F,
-) -> Result<(), String>
-where
-    TestArgs<A>: TestResource,
-{
-    let resources: &'static [&'static dyn TestResource] =
-        Box::leak(Box::new([args as &dyn TestResource]));
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_async(TestConfig::new(name).resources(resources), || {
-            body(args.take())
-        });
-    }))
-    .map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_default()
-    })
-}
 
 mod mysql {
     use super::*;
