@@ -25,6 +25,8 @@ const ACCEPTED: &str = "`pool: PgPool` (any `Pool<DB>`), `conn: PoolConnection<D
 pub(crate) struct TestArguments {
     /// The `static` that makes them.
     pub(crate) item: TokenStream,
+    /// A check, beside the test, that sandbox-sqlx can make them.
+    pub(crate) check: TokenStream,
     /// The resources of the test: that static first, then the other statics of
     /// `sandbox = [DB, OTHER]`.
     pub(crate) resources: Vec<TokenStream>,
@@ -138,6 +140,16 @@ pub(crate) fn test_arguments(
         static __OWNED_TEST_ARGS: ::sandbox_sqlx::TestArgs<#argument_types> =
             ::sandbox_sqlx::TestArgs::new(#migrations, &[#(#fixtures),*]) #from_sandbox;
     };
+    // As the return type's check: builds that leave the `#[test]` function out
+    // (`cargo check`) still say when sandbox-sqlx can't make the arguments, at them.
+    let at_the_arguments = types.first().map_or_else(Span::call_site, |ty| ty.span());
+    let check = quote_spanned! {at_the_arguments=>
+        #[cfg(not(test))]
+        const _: () = {
+            const fn sandbox_sqlx_makes<A: ::sandbox_sqlx::TestArgList>() {}
+            sandbox_sqlx_makes::<(#(#types,)*)>()
+        };
+    };
     let mut resources = vec![quote!(__OWNED_TEST_ARGS)];
     resources.extend(others.iter().map(|other| quote!(#other)));
     let names: Vec<_> = (0..types.len())
@@ -152,6 +164,7 @@ pub(crate) fn test_arguments(
     };
     Ok(Some(TestArguments {
         item,
+        check,
         resources,
         body,
     }))

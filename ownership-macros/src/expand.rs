@@ -144,9 +144,15 @@ fn expand(config: &Config, function: ItemFn, arguments: Option<TestArguments>) -
     if let Some(millis) = config.leftover_grace {
         settings.extend(quote!(.leftover_grace(::core::time::Duration::from_millis(#millis))));
     }
-    let (arguments_item, resources, body) = match arguments {
-        Some(arguments) => (arguments.item, arguments.resources, arguments.body),
+    let (arguments_item, arguments_check, resources, body) = match arguments {
+        Some(arguments) => (
+            arguments.item,
+            arguments.check,
+            arguments.resources,
+            arguments.body,
+        ),
         None => (
+            TokenStream::new(),
             TokenStream::new(),
             config
                 .resources
@@ -177,6 +183,7 @@ fn expand(config: &Config, function: ItemFn, arguments: Option<TestArguments>) -
     // `return` and the return type work as written; the test calls the harness with it.
     quote! {
         #outcome_check
+        #arguments_check
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #name() {

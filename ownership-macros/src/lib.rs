@@ -129,7 +129,7 @@ use proc_macro::TokenStream;
 /// | `pool: PgPool` (any `sqlx::Pool<DB>`) | a pool of its own, every connection of which is in the test's transaction; `pool.begin()` makes a savepoint |
 /// | `conn: PoolConnection<DB>` | that pool's one connection |
 /// | `pool: SandboxPool<DB>` | the sandbox's handle, checked out for the test |
-/// | `(PgPoolOptions, PgConnectOptions)` | a database of its own, copied from a migrated template (PostgreSQL, SQLite) |
+/// | `(PgPoolOptions, PgConnectOptions)` | a database of its own, copied from a migrated template (PostgreSQL, SQLite), or made and migrated for it (MySQL) |
 ///
 /// With no `sandbox = DB`, the database is one made beside `DATABASE_URL`'s (named
 /// after it and a hash of the migrations), migrated once per test run across

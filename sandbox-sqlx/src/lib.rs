@@ -45,9 +45,38 @@
 //!   suites whose tests never write the same keys.
 //!
 //! Backends: PostgreSQL and MySQL/MariaDB by transaction rollback; SQLite (embedded, no
-//! server) by a per-test copy of a migrated template database. For apps that hold a
-//! concrete `PgPool`, [`TemplateDatabase`] gives each test a PostgreSQL database of its
-//! own, made from a migrated template.
+//! server) by a per-test copy of a migrated template database.
+//!
+//! ## Tests written for `#[sqlx::test]`
+//!
+//! App code typed `&PgPool` needs no `SandboxPool`: the test takes its database as an
+//! argument, as a `#[sqlx::test]` does, and only the attribute changes ([`TestArgs`] is
+//! what `#[owned_test]` expands to; the test crate depends on `ownership-runtime` and on
+//! this crate with its backend's feature):
+//!
+//! ```no_run
+//! use ownership_runtime::owned_test;
+//! use sqlx::PgPool;
+//!
+//! // The database is made beside `DATABASE_URL`'s and migrated once per run (from the
+//! // crate's `migrations/`, `migrations = "path"`, or none); the fixture (here a file of
+//! // this crate's tests; `fixtures("users")` is `fixtures/users.sql` beside the test
+//! // file) runs in the test's transaction.
+//! #[owned_test(migrations = false, fixtures(path = "../tests/test_args_data/fixtures", scripts("notes")))]
+//! async fn counts_notes(pool: PgPool) -> sqlx::Result<()> {
+//!     let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+//!         .fetch_one(&pool)
+//!         .await?;
+//!     assert_eq!(notes, 2);
+//!     Ok(())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! The test's pool is its own: one connection in a transaction rolled back at its end,
+//! which then serves the next test. [`TemplateDatabase`] (or a test that takes
+//! `(PgPoolOptions, PgConnectOptions)`) gives a test a database of its own instead, for
+//! what can't run in a transaction.
 //!
 //! ## Runs that share a server or a folder
 //!
@@ -90,6 +119,8 @@ mod handle;
 
 mod leftovers;
 mod migrations;
+#[cfg(feature = "mysql")]
+mod mysql_database;
 mod once_per_run;
 mod options;
 mod outcome;

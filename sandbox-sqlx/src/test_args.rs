@@ -13,7 +13,7 @@
 //! | `Pool<DB>` (`PgPool`, `MySqlPool`, `SqlitePool`) | a pool of one connection, in a transaction the sandbox began; `begin()` makes savepoints | rolled back, closed |
 //! | `PoolConnection<DB>` | that pool's connection | rolled back, closed |
 //! | [`SandboxPool<DB>`] | the sandbox's pool, with a connection checked out for the test | checked in (rolled back) |
-//! | `(PoolOptions<DB>, ConnectOptions)` (PostgreSQL, SQLite) | options to connect to a database of the test's own, made from the migrated template (nothing to roll back: the test may commit) | dropped |
+//! | `(PoolOptions<DB>, ConnectOptions)` | options to connect to a database of the test's own, made from the migrated template (PostgreSQL, SQLite) or made and migrated for the test (MySQL, which has no templates); nothing to roll back: the test may commit. The options have no idle timeout and no lifetime, so that a pool the test makes runs no task past it | dropped |
 //!
 //! On SQLite, the pool and connection are on the test's own copy of the migrated
 //! template, deleted after the test.
@@ -32,6 +32,8 @@ use crate::default_sandbox::{TestMigrations, default_sandbox, skip_if_unreachabl
 use crate::error::SandboxError;
 use crate::fixtures::{TestFixture, apply};
 use crate::handle::SandboxPool;
+#[cfg(feature = "mysql")]
+use crate::mysql_database::OwnDatabase;
 use crate::resource::failure_of;
 use crate::sandbox::Sandbox;
 use crate::spare_pools::set_shared_owner;
@@ -85,6 +87,9 @@ pub struct Held<DB: SandboxDatabase>(Holding<DB>);
 enum Holding<DB: SandboxDatabase> {
     /// The test's own pool.
     Pool(TestPool<DB>),
+    /// The test's own MySQL database, dropped after the test.
+    #[cfg(feature = "mysql")]
+    Database(Box<OwnDatabase>),
     /// Nothing: the sandbox or the template database ends what it gave.
     Nothing,
 }
@@ -255,6 +260,16 @@ where
         drop(arguments); // never taken: the body didn't run
         match held.0 {
             Holding::Nothing => Vec::new(),
+            #[cfg(feature = "mysql")]
+            Holding::Database(database) => match ownership_runtime::background::handle() {
+                Ok(runtime) => runtime
+                    .block_on((*database).drop_now())
+                    .err()
+                    .into_iter()
+                    .map(|error| failure_of(&label, false, error))
+                    .collect(),
+                Err(error) => vec![Failure::from_error(error)],
+            },
             Holding::Pool(pool) => match ownership_runtime::background::handle() {
                 Ok(runtime) => runtime
                     .block_on(pool.close(&label, owner))
@@ -276,13 +291,13 @@ pub struct Source<DB: SandboxDatabase> {
 
 /// The arguments a test function can take, as a tuple of their types: `(PgPool,)`,
 /// `(PoolConnection<Postgres>,)`, `(SandboxPool<Postgres>,)`, `(PgPoolOptions,
-/// PgConnectOptions)`, and the same for MySQL (but the last) and SQLite.
+/// PgConnectOptions)`, and the same for MySQL and SQLite.
 #[diagnostic::on_unimplemented(
     message = "an `#[owned_test]` can't take `{Self}`",
     label = "not arguments the sandbox can make",
     note = "a test takes what `#[sqlx::test]` gives: `pool: PgPool` (any `sqlx::Pool<DB>`), \
             `conn: PoolConnection<DB>`, `pool: SandboxPool<DB>`, or `(PgPoolOptions, \
-            PgConnectOptions)` (PostgreSQL and SQLite); and the backend's feature of \
+            PgConnectOptions)` (and the same of MySQL or SQLite); and the backend's feature of \
             sandbox-sqlx must be on"
 )]
 pub trait TestArgList: Sized + Send + 'static {
@@ -297,6 +312,15 @@ pub trait TestArgList: Sized + Send + 'static {
 /// The arguments `A`, being made, and what ends them.
 pub type Made<A> =
     BoxFuture<'static, Result<(A, Held<<A as TestArgList>::Database>), SandboxError>>;
+
+/// The pool options a test that takes `(PoolOptions<DB>, ConnectOptions)` gets: sqlx's
+/// defaults, but for the idle timeout and the lifetime of connections, which sqlx
+/// enforces with a task that runs as long as the pool: a pool the test makes and drops
+/// without closing would leave it running past the test (a leftover task). A test that
+/// wants them sets them again.
+fn test_pool_options<DB: sqlx::Database>() -> PoolOptions<DB> {
+    PoolOptions::new().idle_timeout(None).max_lifetime(None)
+}
 
 /// Runs the test's fixtures, if it has any, on the connection `acquire` gives.
 async fn seed<DB, C>(
@@ -401,7 +425,42 @@ impl TestArgList
             let pool = databases.pool().await?;
             seed(&source, pool.acquire()).await?;
             let options = (*pool.connect_options()).clone();
-            Ok(((PoolOptions::new(), options), Held(Holding::Nothing)))
+            Ok(((test_pool_options(), options), Held(Holding::Nothing)))
+        })
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl TestArgList for (PoolOptions<sqlx::MySql>, sqlx::mysql::MySqlConnectOptions) {
+    type Database = sqlx::MySql;
+
+    fn make(source: Source<sqlx::MySql>) -> Made<Self> {
+        Box::pin(async move {
+            // MySQL has no templates: a database made and migrated for the test.
+            let (database, options) = OwnDatabase::make(&source.sandbox.state).await?;
+            let held = Held(Holding::Database(Box::new(database)));
+            if !source.fixtures.is_empty() {
+                let connect = options.clone();
+                let connected = ownership_runtime::background::run(async move {
+                    <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect_with(&connect).await
+                })
+                .await
+                .map_err(|error| SandboxError::Background {
+                    label: source.sandbox.label().to_owned(),
+                    source: error,
+                })?;
+                let mut connection = connected.map_err(|error| SandboxError::Database {
+                    label: source.sandbox.label().to_owned(),
+                    context: "could not run the test's fixtures",
+                    source: error,
+                })?;
+                let seeded =
+                    apply::<sqlx::MySql>(&mut connection, source.fixtures, source.sandbox.label())
+                        .await;
+                let _ = sqlx::Connection::close(connection).await;
+                seeded?;
+            }
+            Ok(((test_pool_options(), options), held))
         })
     }
 }
@@ -421,7 +480,7 @@ impl TestArgList
             // likes, and it is deleted after the test.
             let copy = seeded_pool(&source).await?;
             let options = (*copy.pool().connect_options()).clone();
-            Ok(((PoolOptions::new(), options), Held(Holding::Pool(copy))))
+            Ok(((test_pool_options(), options), Held(Holding::Pool(copy))))
         })
     }
 }

@@ -94,6 +94,73 @@ mod mysql {
         .unwrap_err();
         assert!(report.contains("had already ended"), "{report}");
     }
+
+    /// Whether `database` is on the server.
+    fn exists(database: &str) -> bool {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut connection = sqlx::MySqlConnection::connect(&ownership_e2e::mysql_url())
+                .await
+                .unwrap();
+            let found: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?",
+            )
+            .bind(database)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+            connection.close().await.unwrap();
+            found == 1
+        })
+    }
+
+    #[test]
+    fn pool_options_reach_a_migrated_database_of_the_tests_own_dropped_after_it() {
+        if !mysql_available("test_args_backends::mysql::pool_options_reach_a_database") {
+            return;
+        }
+        static ARGS: TestArgs<(PoolOptions<sqlx::MySql>, sqlx::mysql::MySqlConnectOptions)> =
+            TestArgs::new(MIGRATIONS, &[NOTES]);
+        let mut database = String::new();
+        let seen_in = &mut database;
+        run(
+            "mysql::own_database",
+            &ARGS,
+            |(options, connect)| async move {
+                let pool = options
+                    .max_connections(2)
+                    .connect_with(connect)
+                    .await
+                    .unwrap();
+                *seen_in = sqlx::query_scalar("SELECT DATABASE()")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                // Nothing to roll back: the test may commit, and run DDL.
+                sqlx::query("CREATE TABLE scratch (id int)")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query("INSERT INTO notes (body) VALUES ('committed for real')")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                assert_eq!(notes, 3, "migrated, with the fixture's two notes");
+                // A connection the test leaves open doesn't keep its database.
+                std::mem::forget(pool.acquire().await.unwrap());
+            },
+        )
+        .unwrap();
+        assert!(database.starts_with("sandbox_own_test_"), "{database}");
+        assert!(!exists(&database), "{database} was dropped after the test");
+    }
 }
 
 mod sqlite {
