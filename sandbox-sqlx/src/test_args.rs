@@ -440,24 +440,12 @@ impl TestArgList for (PoolOptions<sqlx::MySql>, sqlx::mysql::MySqlConnectOptions
             let (database, options) = OwnDatabase::make(&source.sandbox.state).await?;
             let held = Held(Holding::Database(Box::new(database)));
             if !source.fixtures.is_empty() {
-                let connect = options.clone();
-                let connected = ownership_runtime::background::run(async move {
-                    <sqlx::mysql::MySqlConnection as sqlx::Connection>::connect_with(&connect).await
-                })
-                .await
-                .map_err(|error| SandboxError::Background {
-                    label: source.sandbox.label().to_owned(),
-                    source: error,
-                })?;
-                let mut connection = connected.map_err(|error| SandboxError::Database {
-                    label: source.sandbox.label().to_owned(),
-                    context: "could not run the test's fixtures",
-                    source: error,
-                })?;
-                let seeded =
-                    apply::<sqlx::MySql>(&mut connection, source.fixtures, source.sandbox.label())
-                        .await;
-                let _ = sqlx::Connection::close(connection).await;
+                // On the background runtime, where the arguments are made.
+                let seeding = PoolOptions::<sqlx::MySql>::new()
+                    .max_connections(1)
+                    .connect_lazy_with(options.clone());
+                let seeded = seed(&source, seeding.acquire()).await;
+                seeding.close().await;
                 seeded?;
             }
             Ok(((test_pool_options(), options), held))
