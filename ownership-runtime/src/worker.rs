@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::actor::Actor;
 use crate::actor_id::ActorId;
-use crate::harness::payload_message;
+use crate::harness::{AllowAllError, allow_all, payload_message};
 use crate::propagate::build_runtime;
 
 /// A long-lived actor with a thread and a tokio runtime of its own: every task of it (the
@@ -82,6 +82,16 @@ pub enum WorkerError {
         #[source]
         source: io::Error,
     },
+    /// [`Worker::start_allowed`] could not allow the worker on what the test owns; the
+    /// worker was stopped before its future ran.
+    #[error("worker `{worker}` was not started")]
+    NotAllowed {
+        /// The worker's name.
+        worker: String,
+        /// Why `allow_all` refused.
+        #[source]
+        source: AllowAllError,
+    },
     /// The worker's future (or its runtime) panicked; its actor is down.
     #[error("worker `{worker}` panicked: {message}")]
     Panicked {
@@ -115,8 +125,55 @@ impl Worker {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        Worker::start_then(name.into(), future, |_| Ok(()))
+    }
+
+    /// Starts a worker as [`Worker::start`] does, allowed on everything the calling test
+    /// owns ([`allow_all`]) before its future runs: its first statement or mock call
+    /// can't come before the allowance. Call it from the test (its body, or a task or
+    /// thread it started).
+    ///
+    /// # Errors
+    ///
+    /// [`WorkerError::Start`] as [`Worker::start`]; [`WorkerError::NotAllowed`] if
+    /// `allow_all` refused (no test calls it, or a resource refused): the worker is
+    /// stopped without its future having run.
+    ///
+    /// ```
+    /// use ownership_runtime::harness::{TestConfig, run_async};
+    /// use ownership_runtime::{Worker, WorkerError};
+    ///
+    /// run_async(TestConfig::new("docs::start_allowed"), || async {
+    ///     let settler = Worker::start_allowed("app::settler", async {}).unwrap();
+    ///     settler.join().unwrap();
+    /// });
+    /// // Outside a test there is nothing to allow it on: it never runs.
+    /// let error = Worker::start_allowed("app::settler", async {}).unwrap_err();
+    /// assert!(matches!(error, WorkerError::NotAllowed { .. }), "{error}");
+    /// ```
+    pub fn start_allowed<F>(name: impl Into<String>, future: F) -> Result<Worker, WorkerError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         let name = name.into();
+        let worker = name.clone();
+        Worker::start_then(name, future, move |id| {
+            allow_all(id).map_err(|source| WorkerError::NotAllowed { worker, source })
+        })
+    }
+
+    /// Starts the worker's thread and runtime, runs `prepare` with its actor (on the
+    /// caller's thread), and only then, if `prepare` succeeded, its future.
+    fn start_then<F>(
+        name: String,
+        future: F,
+        prepare: impl FnOnce(ActorId) -> Result<(), WorkerError>,
+    ) -> Result<Worker, WorkerError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         let (started, start) = mpsc::channel::<io::Result<ActorId>>();
+        let (go, ready) = mpsc::channel::<bool>();
         let (stop, stopped) = oneshot::channel::<()>();
         let actor_name = name.clone();
         let thread = std::thread::Builder::new()
@@ -133,6 +190,11 @@ impl Worker {
                     }
                 };
                 let _ = started.send(Ok(actor.id()));
+                if ready.recv() != Ok(true) {
+                    drop(runtime);
+                    drop(actor);
+                    return;
+                }
                 runtime.block_on(async move {
                     tokio::select! {
                         () = future => {}
@@ -170,6 +232,12 @@ impl Worker {
                 });
             }
         };
+        if let Err(error) = prepare(id) {
+            let _ = go.send(false);
+            let _ = thread.join();
+            return Err(error);
+        }
+        let _ = go.send(true);
         Ok(Worker {
             id,
             name,

@@ -203,7 +203,7 @@ static REFUSER: std::sync::LazyLock<Arc<dyn TestResource>> = std::sync::LazyLock
     refuser
 });
 
-/// A worker that panics, and `allow_all` from no actor and refused by a resource: all for
+/// A worker that panics, one started allowed outside a test, and `allow_all` from no actor and refused by a resource: all for
 /// real. A worker that can't start (out of threads) is built.
 fn worker_and_allow_errors() -> Vec<(&'static str, String)> {
     let worker = Worker::start("mailer", async { panic!("the outbox is corrupt") })
@@ -217,6 +217,8 @@ fn worker_and_allow_errors() -> Vec<(&'static str, String)> {
             "Resource temporarily unavailable (os error 11)",
         ),
     };
+    let not_allowed =
+        Worker::start_allowed("mailer", async {}).expect_err("no test to allow it on");
     let helper = Actor::named("mailer");
     let no_actor = allow_all(helper.id()).expect_err("no caller");
     std::sync::LazyLock::force(&REFUSER);
@@ -227,6 +229,10 @@ fn worker_and_allow_errors() -> Vec<(&'static str, String)> {
     };
     vec![
         ("WorkerError::Start", error_chain(&cannot_start).to_string()),
+        (
+            "WorkerError::NotAllowed",
+            error_chain(&not_allowed).to_string(),
+        ),
         ("WorkerError::Panicked", error_chain(&panicked).to_string()),
         ("AllowAllError::NoActor", error_chain(&no_actor).to_string()),
         ("AllowAllError::Refused", error_chain(&refused).to_string()),

@@ -166,6 +166,33 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
         Box::pin(async { Ok(()) })
     }
 
+    /// The options that reach the server of `options` through the run's relay of warm
+    /// backends (PostgreSQL in nextest's process-per-test mode), if one is running;
+    /// `None` (the default): connect directly.
+    ///
+    /// ```
+    /// use sandbox_sqlx::SandboxDatabase;
+    /// use sqlx::mysql::MySqlConnectOptions;
+    ///
+    /// // MySQL starts a thread, not a process, per connection: it has no relay.
+    /// let direct: MySqlConnectOptions = "mysql://root@localhost/test".parse()?;
+    /// assert!(sqlx::MySql::relayed(&direct).is_none());
+    /// # Ok::<(), sqlx::Error>(())
+    /// ```
+    fn relayed(
+        options: &<Self::Connection as sqlx::Connection>::Options,
+    ) -> Option<<Self::Connection as sqlx::Connection>::Options> {
+        let _ = options;
+        None
+    }
+
+    /// Told that connecting through [`SandboxDatabase::relayed`]'s options failed (the
+    /// test then connects directly): a relay found dead is started again for the tests
+    /// to come.
+    fn relay_failed(options: &<Self::Connection as sqlx::Connection>::Options) {
+        let _ = options;
+    }
+
     /// Whether the connection is still inside a transaction.
     fn in_transaction(
         connection: &mut Self::Connection,
@@ -228,6 +255,16 @@ impl SandboxDatabase for sqlx::Postgres {
 
     const SERVER: &'static str = "PostgreSQL";
     const URL_EXAMPLE: &'static str = "postgres://user:password@localhost:5432/app_test";
+
+    fn relayed(
+        options: &sqlx::postgres::PgConnectOptions,
+    ) -> Option<sqlx::postgres::PgConnectOptions> {
+        crate::relay::route(options)
+    }
+
+    fn relay_failed(options: &sqlx::postgres::PgConnectOptions) {
+        crate::relay::failed(options);
+    }
 
     fn lock_migrations<'c>(
         connection: &'c mut sqlx::PgConnection,

@@ -49,6 +49,10 @@ where
                         reach: state.reach.clone(),
                         spare: state.spare.clone(),
                     };
+                    // Known applied in this run: no hop to the background runtime.
+                    if RunWide::file().noted_done(&migrations.setup_name()) {
+                        return Ok(());
+                    }
                     return match background::run(migrations.ensure_applied()).await {
                         Ok(outcome) => outcome,
                         Err(source) => Err(SandboxError::Background { label, source }),

@@ -110,9 +110,18 @@ async fn migrator_of(
                 .or_default()
                 .clone();
             cell.get_or_try_init(|| async move {
-                match Migrator::new(std::path::Path::new(folder)).await {
+                // Read here, as sqlx's `Migrator::new` reads them, but on this thread: a few
+                // small files, once per process, where a hop to a blocking thread costs a
+                // test process (nextest's) more than the reading.
+                let resolved = sqlx::migrate::resolve_blocking(std::path::Path::new(folder))
+                    .map_err(|error| sqlx::migrate::MigrateError::Source(Box::new(error)));
+                match resolved {
                     // Once per folder and process: the tests' migrations, for the run.
-                    Ok(migrator) => Ok(&*Box::leak(Box::new(migrator))),
+                    Ok(migrations) => {
+                        let migrations = migrations.into_iter().map(|(migration, _)| migration);
+                        let migrator = Migrator::with_migrations(migrations.collect());
+                        Ok(&*Box::leak(Box::new(migrator)))
+                    }
                     Err(source) => Err(SandboxError::MigrationsFolder {
                         label: LABEL.to_owned(),
                         folder: folder.to_owned(),

@@ -74,9 +74,33 @@
 //! ```
 //!
 //! The test's pool is its own: one connection in a transaction rolled back at its end,
-//! which then serves the next test. [`TemplateDatabase`] (or a test that takes
+//! which then serves the next test of the process (under nextest, whose processes run
+//! one test each, the relay below keeps the server's backends warm instead). [`TemplateDatabase`] (or a test that takes
 //! `(PgPoolOptions, PgConnectOptions)`) gives a test a database of its own instead, for
 //! what can't run in a transaction.
+//!
+//! ## Under nextest: the run's relay of warm backends
+//!
+//! nextest runs every test in a process of its own, and a new connection makes
+//! PostgreSQL start a backend (a fork, the login, the catalogs read again): most of a
+//! sandboxed test's time. So, for tests that take a pool of their own (`pool: PgPool`),
+//! the first test process of a run starts a *relay*: the test executable run again,
+//! detached, serving a Unix socket under the cargo target directory (`ownership-runwide/
+//! relay-*/`, this user's only). Later processes of the run connect through it and get a
+//! backend an earlier test used, after the relay rolled it back and ran `DISCARD ALL`
+//! (no prepared statement, setting, temporary table or advisory lock of another test
+//! is left; nothing a test wrote is committed, even if its process was killed). The
+//! relay exits a few seconds after the last test process of its run.
+//!
+//! - It is used in nextest's process-per-test mode (`NEXTEST_EXECUTION_MODE`), for a
+//!   PostgreSQL URL over TCP that doesn't require TLS. `SANDBOX_SQLX_RELAY=0` turns it
+//!   off; `SANDBOX_SQLX_RELAY=1` turns it on under `cargo test` too.
+//! - A process that finds no relay yet, or whose relay fails it, connects directly, as
+//!   it would without one: a relay that dies costs speed, not tests (a test connected
+//!   through it when it dies loses its connection, as when a server restarts).
+//! - The relay logs in with the first test's own login (it forwards the password
+//!   exchange), and later tests with the same user, database and options skip it: only
+//!   this user can reach its socket.
 //!
 //! ## Runs that share a server or a folder
 //!
@@ -124,8 +148,11 @@ mod mysql_database;
 mod once_per_run;
 mod options;
 mod outcome;
+mod process_mode;
 mod reach;
 mod reconnect;
+#[cfg(feature = "postgres")]
+mod relay;
 mod resource;
 mod sandbox;
 mod spare_pools;

@@ -224,7 +224,7 @@ impl<DB: SandboxDatabase> Migrations<DB> {
     /// The run-wide note's name: a hash of what the migrations depend on (the URL, the
     /// table, every migration's version and checksum), never a sandbox's label; the URL
     /// may hold a password, and the name ends up in a file name.
-    fn setup_name(&self) -> String {
+    pub(crate) fn setup_name(&self) -> String {
         use std::fmt::Write as _;
         let mut identity = format!("{}\n{}", self.url.as_str(), self.migrator.table_name);
         for migration in self.migrator.iter() {

@@ -28,6 +28,11 @@ where
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
 {
+    // Known done in this run (a note on this machine): no hop to the background runtime,
+    // which a test process (nextest's) would pay for every setup of its one test.
+    if run_wide.noted_done(&name) {
+        return Ok(());
+    }
     let done = background::run(async move {
         run_wide
             .once(&name, setup)

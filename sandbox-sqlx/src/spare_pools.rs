@@ -4,7 +4,8 @@
 //! and every statement is prepared again on it), so a test's own pool (`async fn t(pool:
 //! PgPool)`) is not closed when its test ends cleanly: its transaction is rolled back, a
 //! new one begun at once (so that nothing it runs while it waits is ever committed), and
-//! the pool waits here for the next test of the process.
+//! the pool waits here for the next test of the process. A process that runs one test
+//! (nextest's process-per-test mode) has no next test: its pools are closed.
 //!
 //! A clone of a pool that outlived its test (kept in a `static`, or by a worker that runs
 //! longer than the test) would then reach the next test's transaction. Each pool's

@@ -23,6 +23,7 @@ use crate::closed::sqlstate;
 use crate::error::SandboxError;
 use crate::leftovers;
 use crate::once_per_run::once_per_run;
+use crate::process_mode::process_per_test;
 
 /// Per-test PostgreSQL databases from a migrated template.
 ///
@@ -96,11 +97,6 @@ pub struct TemplateDatabase {
 struct TestDatabases {
     label: String,
     owners: Ownership<(), Arc<TestDatabase>>,
-}
-
-/// Whether this process runs a single test (nextest).
-fn process_per_test() -> bool {
-    std::env::var("NEXTEST_EXECUTION_MODE").as_deref() == Ok("process-per-test")
 }
 
 impl TestResource for TestDatabases {

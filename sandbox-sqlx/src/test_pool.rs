@@ -25,7 +25,8 @@
 //!   again and waits for the next test of the process (see `spare_pools.rs`): its
 //!   connection and the statements prepared on it serve test after test. Code of
 //!   another actor that uses it (a clone kept past its test) fails the test whose pool
-//!   it used. Where tests are serialized (MySQL's default), each test opens its own.
+//!   it used. Where tests are serialized (MySQL's default), each test opens its own; a
+//!   process that runs one test (nextest) keeps none.
 //! - On SQLite, the pool is on the test's own copy of the migrated template, deleted when
 //!   the test ends: nothing to roll back.
 
@@ -41,6 +42,7 @@ use sqlx_core::transaction::TransactionManager;
 use crate::backend::{FENCE, FENCE_AGAIN, FENCE_ROLLBACK, IsolationLevel, SandboxDatabase};
 use crate::closed::sqlstate;
 use crate::error::SandboxError;
+use crate::process_mode::process_per_test;
 use crate::reach::AcquireError;
 use crate::spare_pools::{PoolWatch, SparePool};
 use crate::state::State;
@@ -78,7 +80,7 @@ where
     ) -> Result<TestPool<DB>, SandboxError> {
         state.migrate().await?;
         let label = state.label.to_string();
-        let reused = state.turns.is_none() && !DB::PER_TEST_DATABASE;
+        let reused = state.turns.is_none() && !DB::PER_TEST_DATABASE && !process_per_test();
         if reused && let Some(SparePool { pool, watch }) = state.spare_pools.take() {
             watch.serve(test);
             return Ok(TestPool {
@@ -122,8 +124,20 @@ where
             .turns
             .as_ref()
             .map(|_| state.pool.options().get_acquire_timeout());
+        // Through the run's relay of warm backends where there is one (PostgreSQL under
+        // nextest), directly if there is none or it fails.
+        let relayed = DB::relayed(&connect);
         let opened = background::run(async move {
-            let opened = options.connect_with(connect).await;
+            let opened = match relayed {
+                Some(relayed) => match options.clone().connect_with(relayed).await {
+                    Ok(pool) => Ok(pool),
+                    Err(_) => {
+                        DB::relay_failed(&connect);
+                        options.connect_with(connect).await
+                    }
+                },
+                None => options.connect_with(connect).await,
+            };
             let pool = reach
                 .record::<DB, _>(opened, &url)
                 .map_err(Opening::Failed)?;
@@ -273,8 +287,13 @@ where
             kept = true;
         } else {
             let mut connection = connection.detach();
-            // A broken connection can't tell; closing it rolls back what is left.
-            let _ = (&mut connection).execute("ROLLBACK").await;
+            // Closing the connection rolls back what is left, on the server (or, through
+            // the relay, by the relay): on PostgreSQL, whose fences told already whether
+            // the transaction was still open, that is all it takes. Elsewhere, and for a
+            // broken connection that can't tell, the rollback is sent first.
+            if !DB::FENCE_STATEMENTS || ended {
+                let _ = (&mut connection).execute("ROLLBACK").await;
+            }
             let _ = sqlx::Connection::close(connection).await;
         }
     }

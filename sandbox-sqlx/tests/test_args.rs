@@ -288,6 +288,20 @@ fn a_clean_tests_pool_serves_the_next_test_with_nothing_of_it_left() {
     if !postgres_available("test_args::a_clean_tests_pool_serves_the_next_test") {
         return;
     }
+    if std::env::var_os("NEXTEST_EXECUTION_MODE").is_some() {
+        // Nextest's processes run one test each and keep no pool: the two tests run as
+        // `cargo test` runs them, in a process of their own.
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "a_clean_tests_pool_serves_the_next_test_with_nothing_of_it_left",
+                "--exact",
+            ])
+            .env_remove("NEXTEST_EXECUTION_MODE")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the two tests in one process: {status}");
+        return;
+    }
     // No migrations: a default sandbox of its own, whose one spare pool no other test
     // of this binary takes in between.
     static FIRST: TestArgs<(PgPool,)> = TestArgs::new(TestMigrations::None, &[]);
@@ -366,4 +380,31 @@ fn a_worker_the_test_allowed_uses_its_pool() {
     }
     static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
     worker_uses_the_pool("test_args::allowed_worker", &ARGS, true).unwrap();
+}
+
+#[test]
+fn a_worker_started_allowed_uses_the_pool_from_its_first_statement() {
+    if !postgres_available("test_args::a_worker_started_allowed") {
+        return;
+    }
+    static ARGS: TestArgs<(PgPool,)> = TestArgs::new(MIGRATIONS, &[]);
+    run(
+        "test_args::worker_started_allowed",
+        &ARGS,
+        |(pool,)| async move {
+            let (used, done) = tokio::sync::oneshot::channel();
+            // No signal to wait for: the worker runs only once it is allowed.
+            let worker = Worker::start_allowed("app::settler", async move {
+                let one: i32 = sqlx::query_scalar("SELECT 1")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                let _ = used.send(one);
+            })
+            .unwrap();
+            assert_eq!(done.await.unwrap(), 1);
+            worker.join().unwrap();
+        },
+    )
+    .unwrap();
 }

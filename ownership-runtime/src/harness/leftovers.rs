@@ -44,8 +44,14 @@ const STOP_WAIT: Duration = Duration::from_millis(500);
 /// How many times the harness lets the ready tasks run before it starts waiting.
 const YIELD_ROUNDS: usize = 16;
 
-/// The first pause between two looks at the task count; it doubles up to [`LONGEST_PAUSE`].
-const FIRST_PAUSE: Duration = Duration::from_micros(250);
+/// The pause between two looks at the task count for the first [`SHORT_PAUSES_FOR`] of
+/// the wait; then it doubles up to [`LONGEST_PAUSE`]. Most waits are for a task that is
+/// about to end (a pool connection going back to its pool, a round trip or two): short
+/// looks end them within this pause of it, instead of a doubling pause after it.
+const FIRST_PAUSE: Duration = Duration::from_micros(100);
+
+/// How long the looks at the task count come every [`FIRST_PAUSE`].
+const SHORT_PAUSES_FOR: Duration = Duration::from_millis(2);
 
 /// The longest pause between two looks at the task count while waiting.
 const LONGEST_PAUSE: Duration = Duration::from_millis(10);
@@ -140,7 +146,7 @@ impl Ticks {
         let clock = thread::Builder::new()
             .name("owned-test-grace".to_owned())
             .spawn(move || {
-                let mut pause = FIRST_PAUSE;
+                let (started, mut pause) = (Instant::now(), FIRST_PAUSE);
                 loop {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -152,7 +158,9 @@ impl Ticks {
                     }
                     // A full channel holds a tick not yet seen: one is enough.
                     let _ = tick.try_send(());
-                    pause = (pause * 2).min(LONGEST_PAUSE);
+                    if started.elapsed() >= SHORT_PAUSES_FOR {
+                        pause = (pause * 2).min(LONGEST_PAUSE);
+                    }
                 }
             })
             .ok()?;
