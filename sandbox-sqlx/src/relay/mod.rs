@@ -47,6 +47,12 @@ pub(crate) const SWITCH_VARIABLE: &str = "SANDBOX_SQLX_RELAY";
 /// The file whose lock the live relay of a folder holds.
 const LOCK_FILE: &str = "relay.lock";
 
+/// The file whose age tells when a relay was last started for a place.
+const STARTED_FILE: &str = "started";
+
+/// How long after starting a relay a process may start another one for the same place.
+const RESTART_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The longest socket path a Unix socket address holds, with room to spare.
 const LONGEST_SOCKET_PATH: usize = 100;
 
@@ -127,18 +133,16 @@ impl Place {
         let Ok(executable) = std::env::current_exe() else {
             return;
         };
-        if test == "main" || !self.free() {
+        if test == "main" || self.started_lately() || !self.free() {
             return;
         }
+        // Tried once per few seconds: a relay that can't start (its test can't be run
+        // again, say) costs the run one attempt, not one per process.
+        let _ = std::fs::write(self.folder.join(STARTED_FILE), b"started");
         let mut command = Command::new(executable);
         command
-            .args([
-                test.as_str(),
-                "--exact",
-                "--nocapture",
-                "--test-threads",
-                "1",
-            ])
+            .args([test.as_str(), "--exact", "--include-ignored", "--nocapture"])
+            .args(["--test-threads", "1"])
             .env(SERVE_VARIABLE, &self.socket)
             .env(UPSTREAM_VARIABLE, &self.upstream)
             .stdin(Stdio::null())
@@ -147,6 +151,13 @@ impl Place {
         detach(&mut command);
         // Not waited for: it outlives this process, and exits on its own.
         let _ = command.spawn();
+    }
+
+    /// Whether a relay was started for this place less than [`RESTART_AFTER`] ago.
+    fn started_lately(&self) -> bool {
+        std::fs::metadata(self.folder.join(STARTED_FILE))
+            .and_then(|started| started.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < RESTART_AFTER))
     }
 
     /// Whether no relay holds the folder's lock (the folder is made if need be). A socket
@@ -237,6 +248,9 @@ mod tests {
         live.try_lock().unwrap();
         assert!(!place.free(), "a live relay holds the lock");
         drop(live);
+        assert!(!place.started_lately());
+        std::fs::write(folder.join(STARTED_FILE), b"started").unwrap();
+        assert!(place.started_lately(), "one start per few seconds");
         std::fs::remove_dir_all(&folder).unwrap();
     }
 
