@@ -53,6 +53,11 @@ use crate::template::{self, TestCopy};
 /// that wait on each other fail the test quickly.
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a test waits for its connection through the run's relay before it connects
+/// directly: a live relay answers in milliseconds (sqlx would retry a dead one's socket
+/// until the pool's acquire timeout).
+const RELAY_WAIT: Duration = Duration::from_secs(1);
+
 /// How long the end of a test waits for the pool's connection to come back (from a task
 /// of the test that returns it as it ends) before reporting it still in use.
 const RETURN_WAIT: Duration = Duration::from_secs(2);
@@ -129,13 +134,17 @@ where
         let relayed = DB::relayed(&connect);
         let opened = background::run(async move {
             let opened = match relayed {
-                Some(relayed) => match options.clone().connect_with(relayed).await {
-                    Ok(pool) => Ok(pool),
-                    Err(_) => {
-                        DB::relay_failed(&connect);
-                        options.connect_with(connect).await
+                Some(relayed) => {
+                    match tokio::time::timeout(RELAY_WAIT, options.clone().connect_with(relayed))
+                        .await
+                    {
+                        Ok(Ok(pool)) => Ok(pool),
+                        _ => {
+                            DB::relay_failed(&connect);
+                            options.connect_with(connect).await
+                        }
                     }
-                },
+                }
                 None => options.connect_with(connect).await,
             };
             let pool = reach

@@ -65,7 +65,7 @@ pub(crate) fn route(options: &PgConnectOptions) -> Option<PgConnectOptions> {
         become_relay(PathBuf::from(socket));
     }
     let place = Place::of(options)?;
-    if place.socket.exists() {
+    if place.answers() {
         return Some(options.clone().socket(&place.folder));
     }
     place.start();
@@ -151,6 +151,19 @@ impl Place {
         detach(&mut command);
         // Not waited for: it outlives this process, and exits on its own.
         let _ = command.spawn();
+    }
+
+    /// Whether a relay listens on the socket: a socket a killed relay left behind refuses
+    /// at once (sqlx would retry it until the pool's acquire timeout).
+    fn answers(&self) -> bool {
+        #[cfg(unix)]
+        {
+            std::os::unix::net::UnixStream::connect(&self.socket).is_ok()
+        }
+        #[cfg(not(unix))]
+        {
+            false
+        }
     }
 
     /// Whether a relay was started for this place less than [`RESTART_AFTER`] ago.
@@ -242,6 +255,7 @@ mod tests {
         std::fs::create_dir_all(&folder).unwrap();
         drop(std::os::unix::net::UnixListener::bind(&place.socket).unwrap());
         assert!(place.socket.exists(), "a dead relay left its socket");
+        assert!(!place.answers(), "which refuses at once");
         assert!(place.free(), "no relay holds the lock");
         assert!(!place.socket.exists(), "the dead relay's socket is gone");
         let live = std::fs::File::create(folder.join(LOCK_FILE)).unwrap();

@@ -111,6 +111,8 @@ pub(super) async fn serve(socket: &Path, upstream: String, idle_exit: Duration) 
     for backend in backends {
         backend.terminate().await;
     }
+    // Its folder goes with it (a process that comes now makes it again).
+    let _ = std::fs::remove_dir_all(folder);
     drop(lock);
     Ok(())
 }
@@ -642,6 +644,7 @@ mod tests {
                 .expect("an idle relay exits")
                 .unwrap();
             assert!(!idle_socket.exists(), "and removes its socket");
+            assert!(!folder.exists(), "and its folder");
         });
     }
 }
