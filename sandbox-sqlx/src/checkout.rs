@@ -49,8 +49,7 @@ where
                         reach: state.reach.clone(),
                         spare: state.spare.clone(),
                     };
-                    // Known applied in this run: no hop to the background runtime.
-                    if RunWide::file().noted_done(&migrations.setup_name()) {
+                    if migrations.noted_applied() {
                         return Ok(());
                     }
                     return match background::run(migrations.ensure_applied()).await {

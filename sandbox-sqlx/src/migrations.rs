@@ -65,14 +65,18 @@ pub(crate) struct Migrations<DB: SandboxDatabase> {
 }
 
 impl<DB: SandboxDatabase> Migrations<DB> {
-    /// Sees that every migration is applied (see the [module docs](self)). Run it on the
-    /// background runtime.
+    /// Whether this machine noted every migration applied in this run: then there is
+    /// nothing to check (no connection, no lock, no hop to the background runtime).
+    pub(crate) fn noted_applied(&self) -> bool {
+        RunWide::file().noted_done(&self.setup_name())
+    }
+
+    /// Sees that every migration is applied (see the [module docs](self)), once
+    /// [`Migrations::noted_applied`] said it isn't known. Run it on the background
+    /// runtime.
     pub(crate) async fn ensure_applied(self) -> Result<(), SandboxError> {
         let notes = RunWide::file();
         let name = self.setup_name();
-        if notes.noted_done(&name) {
-            return Ok(());
-        }
         let mut connection = match self.reach.acquire(&self.pool, &self.url).await {
             Ok(connection) => connection,
             Err(AcquireError::Unreachable(failure)) => {
@@ -224,7 +228,7 @@ impl<DB: SandboxDatabase> Migrations<DB> {
     /// The run-wide note's name: a hash of what the migrations depend on (the URL, the
     /// table, every migration's version and checksum), never a sandbox's label; the URL
     /// may hold a password, and the name ends up in a file name.
-    pub(crate) fn setup_name(&self) -> String {
+    fn setup_name(&self) -> String {
         use std::fmt::Write as _;
         let mut identity = format!("{}\n{}", self.url.as_str(), self.migrator.table_name);
         for migration in self.migrator.iter() {
