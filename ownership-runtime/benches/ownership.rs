@@ -25,6 +25,11 @@
 //!   the sample (thread start-up is excluded). The throughput is set to T elements per
 //!   iteration, so criterion reports lookups per second across all threads.
 //!   **Target: 2 threads >= 1.6x one thread's throughput** (on a 2-core machine).
+//! - `http_request/{bare,layer_no_token,layer_with_token}`: one request through a tower
+//!   service that answers at once, on a current-thread runtime: the service alone, behind
+//!   `OwnershipLayer` with no token, and behind `OwnershipClientLayer` +
+//!   `OwnershipLayer` from inside a test (the token made, sent, checked, and the handler
+//!   run for the test). Compare the three: the layer's cost per request.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -213,9 +218,39 @@ fn fetch_owner_threads(c: &mut Criterion) {
     drop(owners);
 }
 
+fn http_request(c: &mut Criterion) {
+    use ownership_runtime::http::{OwnershipClientLayer, OwnershipLayer};
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let app = service_fn(|_: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    });
+    let layered = ServiceBuilder::new()
+        .layer(OwnershipLayer::new())
+        .service(app);
+    let client = ServiceBuilder::new()
+        .layer(OwnershipClientLayer::new())
+        .service(layered.clone());
+    let test = Actor::named("bench::http");
+    let mut group = c.benchmark_group("http_request");
+    group.bench_function("bare", |b| {
+        b.iter(|| runtime.block_on(app.clone().oneshot(http::Request::new(()))))
+    });
+    group.bench_function("layer_no_token", |b| {
+        b.iter(|| runtime.block_on(layered.clone().oneshot(http::Request::new(()))))
+    });
+    group.bench_function("layer_with_token", |b| {
+        b.iter(|| runtime.block_on(test.scope(client.clone().oneshot(http::Request::new(())))))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = configure();
-    targets = fetch_owner, callers_chain, allow, get_and_update, fetch_owner_threads
+    targets = fetch_owner, callers_chain, allow, get_and_update, fetch_owner_threads, http_request
 }
 criterion_main!(benches);

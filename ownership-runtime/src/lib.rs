@@ -72,6 +72,8 @@ mod callers;
 mod error;
 pub mod flight;
 pub mod harness;
+#[cfg(feature = "http")]
+pub mod http;
 pub(crate) mod monitor;
 mod ownership;
 mod propagate;

@@ -29,17 +29,23 @@ const SHARDS: usize = 32;
 /// The monitors of one live actor.
 type Monitors = Vec<Weak<dyn DownListener>>;
 
+/// One live actor: its identity (with its name, for [`live_actor`]) and its monitors.
+struct Live {
+    actor: ActorId,
+    monitors: Monitors,
+}
+
 /// Live actors, each with the servers that monitor it, split by actor number.
 struct Registry {
-    shards: [Mutex<FxHashMap<u64, Monitors>>; SHARDS],
+    shards: [Mutex<FxHashMap<u64, Live>>; SHARDS],
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     shards: std::array::from_fn(|_| Mutex::default()),
 });
 
-fn shard(actor: ActorId) -> std::sync::MutexGuard<'static, FxHashMap<u64, Monitors>> {
-    let index = (actor.as_u64() % SHARDS as u64) as usize;
+fn shard(number: u64) -> std::sync::MutexGuard<'static, FxHashMap<u64, Live>> {
+    let index = (number % SHARDS as u64) as usize;
     REGISTRY.shards[index]
         .lock()
         // The registry's maps are updated by single, non-panicking operations.
@@ -48,19 +54,30 @@ fn shard(actor: ActorId) -> std::sync::MutexGuard<'static, FxHashMap<u64, Monito
 
 /// Records a newly created actor as alive.
 pub(crate) fn register(actor: ActorId) {
-    shard(actor).insert(actor.as_u64(), Vec::new());
+    let live = Live {
+        actor,
+        monitors: Vec::new(),
+    };
+    shard(actor.as_u64()).insert(actor.as_u64(), live);
 }
 
 /// Whether `actor` is alive.
 pub(crate) fn is_alive(actor: ActorId) -> bool {
-    shard(actor).contains_key(&actor.as_u64())
+    shard(actor.as_u64()).contains_key(&actor.as_u64())
+}
+
+/// The live actor numbered `number` in this process (see [`ActorId::as_u64`]), with its
+/// name; `None` once it is down.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn live_actor(number: u64) -> Option<ActorId> {
+    shard(number).get(&number).map(|live| live.actor)
 }
 
 /// Asks that `listener` be told when `actor` goes down. Returns `false`, registering
 /// nothing, when the actor is already down.
 pub(crate) fn monitor(actor: ActorId, listener: Weak<dyn DownListener>) -> bool {
-    match shard(actor).get_mut(&actor.as_u64()) {
-        Some(monitors) => {
+    match shard(actor.as_u64()).get_mut(&actor.as_u64()) {
+        Some(Live { monitors, .. }) => {
             // Drop the monitors of servers that no longer exist while we are here.
             monitors.retain(|existing| existing.strong_count() > 0);
             monitors.push(listener);
@@ -75,7 +92,10 @@ pub(crate) fn monitor(actor: ActorId, listener: Weak<dyn DownListener>) -> bool 
 /// Every monitor is told even if one panics (dropping an adapter's metadata may panic, as
 /// a mockall mock with unmet expectations does); the first panic then continues.
 pub(crate) fn down(actor: ActorId) {
-    let monitors = shard(actor).remove(&actor.as_u64()).unwrap_or_default();
+    let monitors = shard(actor.as_u64())
+        .remove(&actor.as_u64())
+        .map(|live| live.monitors)
+        .unwrap_or_default();
     let mut first_panic = None;
     for listener in monitors {
         if let Some(listener) = listener.upgrade() {

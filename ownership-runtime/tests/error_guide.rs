@@ -435,6 +435,58 @@ fn reports() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The body a server behind `OwnershipLayer` answers `token` with (a rejection), the
+/// run tags (which change from run to run) read `RUN`.
+fn rejection_of(runtime: &tokio::runtime::Runtime, token: &str) -> String {
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+    let app = service_fn(|_: ::http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(::http::Response::new(String::from("served")))
+    });
+    let server = ServiceBuilder::new()
+        .layer(ownership_runtime::http::OwnershipLayer::new())
+        .service(app);
+    let request = ::http::Request::get("/")
+        .header(ownership_runtime::http::TOKEN_HEADER, token)
+        .body(())
+        .expect("a request");
+    let response = runtime
+        .block_on(server.oneshot(request))
+        .expect("the layer answers");
+    assert!(response.status().is_client_error(), "{}", response.body());
+    let this_run =
+        ownership_runtime::runwide::stable_hash(&ownership_runtime::runwide::current_run_id());
+    response
+        .into_body()
+        .trim_end()
+        .replace(&format!("{this_run:016x}"), "RUN")
+}
+
+/// Each rejection of a token, by a real server, and a token made outside any test.
+fn http_errors(runtime: &tokio::runtime::Runtime) -> Vec<(&'static str, String)> {
+    let test = Actor::named("tests::checkout");
+    let genuine = test
+        .chain()
+        .in_scope(ownership_runtime::http::token)
+        .expect("a token");
+    let genuine = genuine.as_str();
+    let (claims, _) = genuine.rsplit_once('.').expect("a signature");
+    let forged = format!("{claims}.{}", "00".repeat(32));
+    let (_, after_version) = claims.split_once('.').expect("a run");
+    let (_, rest) = after_version.split_once('.').expect("a process");
+    let other_run = format!("ot1.0123456789abcdef.{rest}.{}", "00".repeat(32));
+    drop(test);
+    vec![
+        (
+            "TokenError::NoTest",
+            chain_of(ownership_runtime::http::token()),
+        ),
+        ("Rejection::Malformed", rejection_of(runtime, "hello")),
+        ("Rejection::OtherRun", rejection_of(runtime, &other_run)),
+        ("Rejection::Forged", rejection_of(runtime, &forged)),
+        ("Rejection::TestEnded", rejection_of(runtime, genuine)),
+    ]
+}
+
 #[test]
 fn the_guide_shows_every_message_of_ownership_runtime() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -447,5 +499,6 @@ fn the_guide_shows_every_message_of_ownership_runtime() {
     rendered.extend(background_errors());
     rendered.extend(worker_and_allow_errors());
     rendered.extend(reports());
+    rendered.extend(http_errors(&runtime));
     error_guide::check("ownership-runtime", &rendered);
 }

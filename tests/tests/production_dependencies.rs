@@ -31,12 +31,31 @@ fn production_tree(selection: &[&str]) -> String {
 
 #[test]
 fn production_builds_of_the_adapters_and_the_example_app_have_no_tokio_test_util() {
-    for package in ["sandbox-sqlx", "mockall-bridge", "orders-app"] {
+    for package in ["sandbox-sqlx", "mockall-bridge", "shop"] {
         let tree = production_tree(&["-p", package]);
         assert!(tree.contains("tokio feature \"rt\""), "{package}: {tree}");
         assert!(
             !tree.contains("tokio feature \"test-util\""),
             "{package}'s production build turns on tokio's test-util:\n{tree}"
+        );
+    }
+}
+
+#[test]
+fn the_web_example_links_no_test_side_of_ownership_over_http() {
+    // The shop's tests put its router behind `OwnershipLayer`; its production build
+    // (`[dependencies]`) must not link the layer, its clients, nor the attribute. (HMAC
+    // itself is there: PostgreSQL's SCRAM login uses it.)
+    let tree = production_tree(&["-p", "shop"]);
+    assert!(tree.contains("ownership-runtime v"), "{tree}");
+    for test_only in [
+        "ownership-runtime feature \"http\"",
+        "ownership-runtime feature \"reqwest\"",
+        "ownership-runtime feature \"macros\"",
+    ] {
+        assert!(
+            !tree.contains(test_only),
+            "the shop's production build links {test_only}:\n{tree}"
         );
     }
 }
@@ -96,11 +115,12 @@ fn each_backend_of_sandbox_sqlx_is_a_feature_that_brings_its_driver_alone() {
 }
 
 #[test]
-fn the_sqlite_example_app_links_no_server_driver() {
-    let tree = production_tree(&["-p", "orders-app"]);
+fn the_example_app_links_only_the_drivers_it_picks() {
+    // The shop runs on SQLite or PostgreSQL: no MySQL driver.
+    let tree = production_tree(&["-p", "shop"]);
     assert_eq!(
         drivers(&tree),
-        ["sqlx-sqlite v", "libsqlite3-sys v"],
+        ["sqlx-postgres v", "sqlx-sqlite v", "libsqlite3-sys v"],
         "{tree}"
     );
 }

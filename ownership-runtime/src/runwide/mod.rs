@@ -56,6 +56,13 @@ use std::time::{Duration, Instant};
 /// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The folder of the run-wide files of this machine: `ownership-runwide/` in the cargo
+/// target directory.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn default_dir() -> PathBuf {
+    file::default_dir()
+}
+
 /// The identity of the current test run (see the [module docs](self)).
 ///
 /// ```
