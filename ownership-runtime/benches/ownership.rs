@@ -237,7 +237,7 @@ fn http_request(c: &mut Criterion) {
     let test = Actor::named("bench::http");
     let mut group = c.benchmark_group("http_request");
     group.bench_function("bare", |b| {
-        b.iter(|| runtime.block_on(app.clone().oneshot(http::Request::new(()))))
+        b.iter(|| runtime.block_on(app.oneshot(http::Request::new(()))))
     });
     group.bench_function("layer_no_token", |b| {
         b.iter(|| runtime.block_on(layered.clone().oneshot(http::Request::new(()))))
