@@ -50,8 +50,11 @@ impl IsolationLevel {
     }
 }
 
-/// A database the sandbox runs on by transaction rollback. Implemented for PostgreSQL
-/// (feature `postgres`) and MySQL/MariaDB (feature `mysql`).
+/// A database the sandbox runs on: by transaction rollback, or by a copy of a migrated
+/// template per test. Implemented for PostgreSQL (feature `postgres`) and MySQL/MariaDB
+/// (feature `mysql`), by rollback, and SQLite (feature `sqlite` or `sqlite-unbundled`), by
+/// copies in memory ([`SandboxDatabase::in_memory`]) or, for tests that connect by
+/// themselves, in files.
 ///
 /// ```
 /// use sandbox_sqlx::{IsolationLevel, SandboxDatabase};
@@ -96,6 +99,73 @@ pub trait SandboxDatabase: Database<Connection: Migrate> {
     /// Whether each test gets a database of its own, copied from a migrated template,
     /// instead of a transaction on a shared one (SQLite: one writer per file).
     const PER_TEST_DATABASE: bool = false;
+
+    /// For a [per-test database](SandboxDatabase::PER_TEST_DATABASE): the options of a
+    /// private, empty in-memory database (its connection's own, shared with no other), for
+    /// a test's copy of the template in memory, into which
+    /// [`SandboxDatabase::load_image`] loads the template. `None` (the default): the
+    /// database can't, and each test's copy is a file.
+    ///
+    /// ```
+    /// use sandbox_sqlx::SandboxDatabase;
+    ///
+    /// // SQLite copies templates in memory; PostgreSQL runs tests in transactions.
+    /// let options = sqlx::Sqlite::in_memory().expect("SQLite databases can live in memory");
+    /// assert_eq!(options.get_filename(), std::path::Path::new(":memory:"));
+    /// assert!(sqlx::Postgres::in_memory().is_none());
+    /// ```
+    fn in_memory() -> Option<<Self::Connection as sqlx::Connection>::Options> {
+        None
+    }
+
+    /// Makes the database of `connection`, opened with [`SandboxDatabase::in_memory`]'s
+    /// options, a copy of `image`, the bytes of a template's file, which writes through
+    /// the connection change and nothing else sees. Only called where `in_memory` gives
+    /// options; by default, an error that says so.
+    ///
+    /// ```
+    /// use sandbox_sqlx::SandboxDatabase;
+    /// use sqlx::{Connection, Sqlite, SqliteConnection};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// // A template, and its image (what its file would hold).
+    /// let mut template = SqliteConnection::connect("sqlite::memory:").await?;
+    /// sqlx::raw_sql("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('migrated')")
+    ///     .execute(&mut template)
+    ///     .await?;
+    /// let image = template.serialize(None).await?;
+    ///
+    /// let options = Sqlite::in_memory().expect("SQLite databases can live in memory");
+    /// let mut copy = SqliteConnection::connect_with(&options).await?;
+    /// Sqlite::load_image(&mut copy, &image).await?;
+    /// sqlx::query("INSERT INTO notes VALUES ('the test''s own')").execute(&mut copy).await?;
+    /// let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes").fetch_one(&mut copy).await?;
+    /// assert_eq!(notes, 2);
+    /// // The template doesn't see the copy's writes.
+    /// let notes: i64 = sqlx::query_scalar("SELECT count(*) FROM notes")
+    ///     .fetch_one(&mut template)
+    ///     .await?;
+    /// assert_eq!(notes, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn load_image<'c>(
+        connection: &'c mut Self::Connection,
+        image: &'c [u8],
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        let _ = (connection, image);
+        Box::pin(async {
+            Err(sqlx::Error::Configuration(
+                format!(
+                    "sandbox-sqlx: {} databases can't be loaded from a template's image \
+                     (`SandboxDatabase::in_memory` gives no options for them): copy the \
+                     template's file instead",
+                    Self::SERVER
+                )
+                .into(),
+            ))
+        })
+    }
 
     /// A statement that clears what a session keeps past a rollback (its advisory or
     /// named locks), run before a test's connection serves the next test.
@@ -556,6 +626,44 @@ impl SandboxDatabase for sqlx::Sqlite {
     const FENCE_STATEMENTS: bool = false;
     const ENDED_BY: &'static str = "";
     const PER_TEST_DATABASE: bool = true;
+
+    /// `:memory:` in a private cache: the connection's own database (sqlx's
+    /// `sqlite::memory:` is a named database in SQLite's shared cache, which other
+    /// connections of the process could open), with sqlx's default settings, as the
+    /// file copies have.
+    fn in_memory() -> Option<sqlx::sqlite::SqliteConnectOptions> {
+        Some(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(":memory:")
+                .in_memory(true)
+                .shared_cache(false),
+        )
+    }
+
+    /// `sqlite3_deserialize` into `main`: a resizable copy of the image in SQLite's
+    /// memory, freed when the connection closes. An empty image (a template without
+    /// migrations) is an empty database, as the connection's is already.
+    fn load_image<'c>(
+        connection: &'c mut sqlx::SqliteConnection,
+        image: &'c [u8],
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if image.is_empty() {
+                return Ok(());
+            }
+            let mut copy = sqlx_sqlite::SqliteOwnedBuf::try_from(image)?;
+            // A template a migration put in WAL mode (file format versions 2 at bytes 18
+            // and 19 of the header) is read as a rollback-journal database, which memory
+            // needs (SQLite's in-memory databases have no WAL): it holds every page, since
+            // its WAL was checkpointed when the migrating connection closed.
+            if let Some(versions) = copy.get_mut(18..20)
+                && versions == [2, 2]
+            {
+                versions.copy_from_slice(&[1, 1]);
+            }
+            connection.deserialize(None, copy, false).await
+        })
+    }
 
     fn begin_statement(_: Option<IsolationLevel>) -> Option<SqlStr> {
         None

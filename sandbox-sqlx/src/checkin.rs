@@ -51,6 +51,9 @@ where
                     None => Ok(()),
                 };
                 if let Some(database) = database {
+                    // Closed, not returned to its pool (which would check it first with a
+                    // round trip): the test's database goes with it.
+                    connection.close_on_drop();
                     release_in_background(connection, false);
                     template::discard(database).await;
                     return hooked.map_err(Closing::Hook).map(|()| true);

@@ -113,9 +113,18 @@ where
         let opened = driven
             .run(async move {
                 if DB::PER_TEST_DATABASE {
-                    let (connection, database) = template::open_copy::<DB>(&template, copies, wait)
-                        .await
-                        .map_err(AcquireError::Pool)?;
+                    // In memory where the database can: the test's tasks share its one
+                    // connection, and nothing is written to disk.
+                    let options = sqlx::pool::PoolOptions::new().max_connections(1);
+                    let (database, connection) = template::copy_template::<DB>(
+                        &template,
+                        copies,
+                        wait,
+                        options,
+                        template::Place::Memory,
+                    )
+                    .await
+                    .map_err(AcquireError::Pool)?;
                     return Ok((connection, Some(database)));
                 }
                 let connection = match spare {

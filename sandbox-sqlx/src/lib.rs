@@ -45,7 +45,78 @@
 //!   suites whose tests never write the same keys.
 //!
 //! Backends: PostgreSQL and MySQL/MariaDB by transaction rollback; SQLite (embedded, no
-//! server) by a per-test copy of a migrated template database.
+//! server) by a per-test copy of a migrated template database ([below](#sqlite)).
+//!
+//! ## SQLite
+//!
+//! SQLite has no server and one writer per file, so each test gets a database of its own:
+//! a copy of a template migrated once per run (under a run-wide file lock, so that
+//! nextest's processes agree), which is kept beside the file the sandbox's URL names.
+//! Where the copy lives depends on how the test reaches it:
+//!
+//! | The test takes | Its database |
+//! |---|---|
+//! | a [`SandboxPool`] (`#[owned_test(sandbox = DB)]`, `DB.pool()`), `pool: SqlitePool`, `conn: PoolConnection<Sqlite>` | **in memory**, in the test's one connection |
+//! | `(SqlitePoolOptions, SqliteConnectOptions)` | **a file** beside the template, deleted after the test: the connections the test opens reach it by its path |
+//!
+//! In memory, the template's file is read once per process, and its image kept for the
+//! process's life (one per template, however many tests run). Each test's connection
+//! opens a private in-memory database and loads a copy of the image into it
+//! (`sqlite3_deserialize`). It writes to that copy alone, and frees it when the test ends:
+//! nothing is written to disk, and concurrent tests never wait for each other's locks.
+//! The test's tasks share its one connection, one statement or transaction at a time, as
+//! on a server. Its pool (`pool: SqlitePool`, a pool of one connection) never opens
+//! another connection, since a new one would be an empty database: a test that closes or
+//! detaches its connection can't go on with its database, and fails, saying so. A test
+//! that needs its database by path (to open connections of its own, attach it, hand it
+//! to a tool) takes `(SqlitePoolOptions, SqliteConnectOptions)`.
+//!
+//! ```
+//! use std::sync::LazyLock;
+//! use ownership_runtime::harness::{run_async, TestConfig, TestResource};
+//! use sandbox_sqlx::{Sandbox, TestArgs, TestMigrations};
+//! use sqlx::Sqlite;
+//! use sqlx::pool::PoolOptions;
+//! use sqlx::sqlite::SqliteConnectOptions;
+//!
+//! static DB: LazyLock<Sandbox<Sqlite>> = LazyLock::new(|| {
+//!     let template = std::env::temp_dir().join("doc-crate-sqlite.db");
+//!     Sandbox::builder("app-db", format!("sqlite://{}", template.display())).build().unwrap()
+//! });
+//! async fn main_file(pool: &sqlx::SqlitePool) -> String {
+//!     sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+//!         .fetch_one(pool)
+//!         .await
+//!         .unwrap()
+//! }
+//!
+//! // What `#[owned_test(sandbox = DB)] async fn t(pool: SqlitePool)` runs: its database
+//! // is in memory, in the pool's one connection.
+//! static IN_MEMORY: TestArgs<(sqlx::SqlitePool,)> =
+//!     TestArgs::new(TestMigrations::None, &[]).sandbox(|| &DB);
+//! static MEMORY_TEST: [&dyn TestResource; 1] = [&IN_MEMORY];
+//! run_async(TestConfig::new("docs::in_memory").resources(&MEMORY_TEST), || {
+//!     let (pool,) = IN_MEMORY.take();
+//!     async move {
+//!         sqlx::query("CREATE TABLE notes (body TEXT)").execute(&pool).await.unwrap();
+//!         assert_eq!(main_file(&pool).await, "", "no file");
+//!     }
+//! });
+//!
+//! // `async fn t(options: SqlitePoolOptions, connect: SqliteConnectOptions)`: a file,
+//! // which the connections the test opens reach.
+//! static IN_A_FILE: TestArgs<(PoolOptions<Sqlite>, SqliteConnectOptions)> =
+//!     TestArgs::new(TestMigrations::None, &[]).sandbox(|| &DB);
+//! static FILE_TEST: [&dyn TestResource; 1] = [&IN_A_FILE];
+//! run_async(TestConfig::new("docs::in_a_file").resources(&FILE_TEST), || {
+//!     let (options, connect) = IN_A_FILE.take();
+//!     async move {
+//!         let pool = options.max_connections(2).connect_with(connect).await.unwrap();
+//!         assert!(main_file(&pool).await.contains("doc-crate-sqlite.test-"));
+//!         pool.close().await;
+//!     }
+//! });
+//! ```
 //!
 //! ## Tests written for `#[sqlx::test]`
 //!
@@ -102,11 +173,40 @@
 //!   exchange), and later tests with the same user, database and options skip it: only
 //!   this user can reach its socket.
 //!
+//! ## Through PgBouncer
+//!
+//! PgBouncer in **session** mode keeps backends warm for every client of the server, not
+//! one run's test processes: use it where the relay can't serve (runs on several machines
+//! or containers that share a server, a runner other than nextest that starts a process
+//! per test), or where one stands in front of the server already. Sandboxes work through
+//! it as against the server: in session mode a client connection keeps one server
+//! connection, so the sandbox's session advisory locks (migrations, serialized tests,
+//! [`RunWide::postgres`](ownership_runtime::runwide::RunWide::postgres)) and sqlx's
+//! prepared statements stay with it; when a client goes, PgBouncer's reset (`DISCARD
+//! ALL`) drops what it left. A test process rolls its sandbox transaction back before it
+//! exits, so that PgBouncer keeps its server connection for the next one (it closes one
+//! left inside a transaction). `tests/pgbouncer.rs` runs sandboxed tests through the one
+//! `.ci/run` starts.
+//!
+//! - Configure `pool_mode = session`, a `*` entry under `[databases]` (tests' databases
+//!   are made beside `DATABASE_URL`'s), `ignore_startup_parameters = extra_float_digits`
+//!   (sqlx sends it at login), and keep `server_reset_query = DISCARD ALL` (an empty one
+//!   hands a client the last one's statements: "prepared statement sqlx_s_1 already
+//!   exists"). Not transaction or statement mode: statements then run on whichever server
+//!   connection is free, and prepared statements and session locks go astray.
+//! - Under nextest, PgBouncer without the relay (`SANDBOX_SQLX_RELAY=0`) ran the drop-in's
+//!   100 tests as fast as plain PostgreSQL with the relay, and the relay in front of
+//!   PgBouncer adds a hop for nothing (6% slower, within the noise of a 2-core machine):
+//!   turn it off for a PgBouncer URL. It can't tell a pooler from the server by the URL.
+//! - [`TemplateDatabase`] works through it. `#[sqlx::test]` barely does: each test's `DROP
+//!   DATABASE` waits 5 s for PgBouncer's idle server connection on it, fails, and leaves
+//!   the database behind.
+//!
 //! ## Runs that share a server or a folder
 //!
 //! CI machines, containers and checkouts may share one PostgreSQL server or one SQLite
 //! folder. What a run makes there (`TemplateDatabase`'s per-test databases and
-//! templates, SQLite's copies and templates) is named after its maker: a host identity
+//! templates, SQLite's templates and file copies) is named after its maker: a host identity
 //! (a hash of the machine's boot id and the pid namespace, so two containers of one
 //! machine are two hosts), the process id and its start time. Sweeps of leftovers remove
 //! only what a process of their own host left when it died, as `/proc` tells; where it
@@ -160,6 +260,8 @@ mod state;
 mod template;
 #[cfg(feature = "postgres")]
 mod template_database;
+#[cfg(feature = "postgres")]
+mod template_stock;
 mod test_args;
 mod test_pool;
 mod timeouts;

@@ -104,6 +104,22 @@ impl UnreachableCause {
                 _ if database.message().contains("Unknown database") => {
                     UnreachableCause::UnknownDatabase
                 }
+                // PgBouncer refuses a login with `protocol_violation`, whatever the cause,
+                // and says it in words: its own ("\"trust\" authentication failed", "no
+                // such database: app") or the server's ("database \"app\" does not exist").
+                Some("08P01") => {
+                    let message = database.message();
+                    if message.contains("authentication failed") {
+                        UnreachableCause::Authentication
+                    } else if message.starts_with("no such database")
+                        || (message.starts_with("database \"")
+                            && message.ends_with("\" does not exist"))
+                    {
+                        UnreachableCause::UnknownDatabase
+                    } else {
+                        UnreachableCause::Other
+                    }
+                }
                 _ => UnreachableCause::Other,
             },
             _ => UnreachableCause::Other,

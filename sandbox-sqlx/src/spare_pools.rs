@@ -39,6 +39,9 @@ pub(crate) struct PoolWatch {
     pub(crate) connected: AtomicBool,
     /// A release found the sandbox's transaction ended.
     pub(crate) ended: AtomicBool,
+    /// The pool's connection goes through the run's relay, which rolls back what the
+    /// connection left when it closes.
+    pub(crate) relayed: AtomicBool,
     /// Who may use the pool, and who used it without being allowed.
     users: Mutex<Users>,
 }

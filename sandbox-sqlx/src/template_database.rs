@@ -24,6 +24,7 @@ use crate::error::SandboxError;
 use crate::leftovers;
 use crate::once_per_run::once_per_run;
 use crate::process_mode::process_per_test;
+use crate::template_stock::{self, Claim};
 
 /// Per-test PostgreSQL databases from a migrated template.
 ///
@@ -46,6 +47,18 @@ use crate::process_mode::process_per_test;
 /// false`), because `CREATE DATABASE .. TEMPLATE` fails while any session is on the
 /// template: a stray session (someone's `psql`) can't keep the tests from cloning it. To
 /// look at the schema, connect to a test's database.
+///
+/// # The stock
+///
+/// `CREATE DATABASE .. TEMPLATE` costs 40-300 ms, too much for a test to wait for. So a
+/// few databases are cloned from the template ahead, in the background, and a test
+/// claims one (a rename on the server: two round trips); claiming one starts its
+/// replacement. The stock is shared by every process that uses the server, nextest's
+/// one-test processes included (a process about to exit sends the replacement's `CREATE`
+/// and leaves the server to complete it). It keeps one database more than the machine
+/// has cores (at most 8), or `SANDBOX_SQLX_TEMPLATE_STOCK` of them (`0`: none, every test
+/// waits for its own `CREATE`). What is left at the end of a run serves the next run with
+/// the same migrations; [`TemplateDatabase::sweep_all`] drops it.
 ///
 /// # Leftovers
 ///
@@ -84,6 +97,8 @@ pub struct TemplateDatabase {
     template: OnceCell<()>,
     /// Whether this process has swept its host's leftovers of the label.
     swept: AtomicBool,
+    /// Whether this process has filled the stock once (see [`template_stock::to_make`]).
+    stocked: AtomicBool,
     /// Registered with the harness, which has them drop each test's database when it ends.
     databases: Arc<TestDatabases>,
 }
@@ -97,7 +112,14 @@ pub struct TemplateDatabase {
 struct TestDatabases {
     label: String,
     owners: Ownership<(), Arc<TestDatabase>>,
+    /// The stock's databases being made; in process-per-test mode a test waits for them
+    /// to be sent before it ends (the process exits right after).
+    stocking: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
+
+/// How long a test in process-per-test mode waits for its process's stock databases to
+/// be sent (a connection each, then the statement).
+const STOCK_SENT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl TestResource for TestDatabases {
     fn name(&self) -> String {
@@ -111,6 +133,23 @@ impl TestResource for TestDatabases {
         self.owners.cleanup_owner(test.actor());
         if !process_per_test() {
             return Vec::new(); // dropped in the background with its last reference
+        }
+        let stocking = std::mem::take(
+            &mut *self
+                .stocking
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if !stocking.is_empty() {
+            // A stock database not sent in time is one the next test makes again.
+            let sent = async move {
+                for making in stocking {
+                    let _ = making.await;
+                }
+            };
+            // The timer is made on the background runtime, which has one.
+            let _ =
+                background::block_on(async move { tokio::time::timeout(STOCK_SENT, sent).await });
         }
         let name = database.name.clone();
         match background::block_on(async move { database.send_drop().await }) {
@@ -243,12 +282,20 @@ fn migrations_hash(migrator: Option<&Migrator>) -> u64 {
 /// names them or as earlier ones did (`template`, `test_<pid>_<n>`).
 fn is_of_the_label(rest: &str) -> bool {
     let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    let template = rest.strip_prefix("template_").is_some_and(|hash| {
-        hash.len() == 16
-            && hash
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    });
+    let template = rest
+        .strip_prefix("template_")
+        .is_some_and(|hash_and_stock| {
+            // A template, `<hash>`, or a database of its stock, `<hash>_<stock>`.
+            let (hash, stock) = match hash_and_stock.split_once('_') {
+                Some((hash, stock)) => (hash, Some(stock)),
+                None => (hash_and_stock, None),
+            };
+            hash.len() == 16
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && stock.is_none_or(template_stock::is_stock_suffix)
+        });
     let earlier = rest == "template"
         || rest
             .strip_prefix("test_")
@@ -279,6 +326,7 @@ impl TemplateDatabase {
         let databases = Arc::new(TestDatabases {
             label: label.clone(),
             owners: Ownership::new(),
+            stocking: std::sync::Mutex::new(Vec::new()),
         });
         let registered: Arc<dyn TestResource> = databases.clone();
         ownership_runtime::harness::register_resource(Arc::downgrade(&registered));
@@ -288,6 +336,7 @@ impl TemplateDatabase {
             migrator: None,
             template: OnceCell::new(),
             swept: AtomicBool::new(false),
+            stocked: AtomicBool::new(false),
             databases,
         }
     }
@@ -423,7 +472,7 @@ impl TemplateDatabase {
             self.template().await?;
             made = attempt(None).await;
         }
-        let (pool, admin) = match made {
+        let (pool, admin, claim) = match made {
             Ok(Ok(Some(made))) => made,
             Ok(Ok(None)) => {
                 return Err(SandboxError::Template {
@@ -445,6 +494,7 @@ impl TemplateDatabase {
                 });
             }
         };
+        self.stock_up(claim);
         let database = Arc::new(TestDatabase {
             name,
             url: self.url.clone(),
@@ -467,6 +517,22 @@ impl TemplateDatabase {
                 source,
             }),
         }
+    }
+
+    /// Starts making what the stock lacks after `claim` (see [the stock](Self#the-stock)).
+    fn stock_up(&self, claim: Claim) {
+        let first = !self.stocked.swap(true, Ordering::SeqCst);
+        let count = template_stock::to_make(claim, first);
+        if count == 0 {
+            return;
+        }
+        let making =
+            template_stock::make(&self.url, &self.template_name(), count, process_per_test());
+        self.databases
+            .stocking
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(making);
     }
 
     /// Puts the template in place if it isn't yet: built aside and renamed, by one of the
@@ -564,37 +630,48 @@ async fn sweep_dead(admin: &mut PgConnection, prefix: &str) {
 }
 
 /// The SQLSTATE of a database error.
-/// Makes a test's database from the template: its pool, and the connection that made it;
-/// `None` when there is no template yet. With `sweep` (the label's prefix), first sweeps
-/// what this host's dead processes left.
+/// Makes a test's database from the template, claimed from the stock or else created:
+/// its pool, the connection that made it, and what the stock held; `None` when there is
+/// no template yet. With `sweep` (the label's prefix), first sweeps what this host's dead
+/// processes left.
 async fn make_database(
     url: String,
     template: String,
     name: String,
     sweep: Option<String>,
-) -> Result<Option<(PgPool, PgConnection)>, sqlx::Error> {
+) -> Result<Option<(PgPool, PgConnection, Claim)>, sqlx::Error> {
     let mut admin = PgConnection::connect(&url).await?;
     if let Some(prefix) = sweep {
         sweep_dead(&mut admin, &prefix).await;
     }
-    let created = admin
-        .execute(AssertSqlSafe(format!(
-            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-        )))
-        .await;
-    match created {
-        // invalid_catalog_name: the template does not exist.
-        Err(error) if sqlstate(&error).as_deref() == Some("3D000") => {
-            let _ = admin.close().await;
-            return Ok(None);
+    let claim = if template_stock::size() > 0 {
+        template_stock::claim(&mut admin, &template, &name).await?
+    } else {
+        Claim {
+            claimed: false,
+            left: 0,
         }
-        created => created?,
     };
+    if !claim.claimed {
+        let created = admin
+            .execute(AssertSqlSafe(format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            )))
+            .await;
+        match created {
+            // invalid_catalog_name: the template does not exist.
+            Err(error) if sqlstate(&error).as_deref() == Some("3D000") => {
+                let _ = admin.close().await;
+                return Ok(None);
+            }
+            created => created?,
+        };
+    }
     let options: PgConnectOptions = url.parse::<PgConnectOptions>()?.database(&name);
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .connect_lazy_with(options);
-    Ok(Some((pool, admin)))
+    Ok(Some((pool, admin, claim)))
 }
 
 /// Puts the template in place unless it is there: made as `build`, migrated, closed to
@@ -650,9 +727,16 @@ async fn build_template(
             "empty"
         }
     );
+    // A pooler in front of the server (PgBouncer) keeps the migrations' server session
+    // after the pool closed, and renaming needs none: no one else uses the build, and
+    // once connections are refused, what is left is ended (the rename waits for it).
     for statement in [
         format!("COMMENT ON DATABASE \"{build}\" IS '{note}'"),
         format!("ALTER DATABASE \"{build}\" WITH ALLOW_CONNECTIONS false"),
+        format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{build}' AND pid <> pg_backend_pid()"
+        ),
     ] {
         admin.execute(AssertSqlSafe(statement)).await?;
     }

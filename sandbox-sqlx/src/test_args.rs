@@ -15,8 +15,12 @@
 //! | [`SandboxPool<DB>`] | the sandbox's pool, with a connection checked out for the test | checked in (rolled back) |
 //! | `(PoolOptions<DB>, ConnectOptions)` | options to connect to a database of the test's own, made from the migrated template (PostgreSQL, SQLite) or made and migrated for the test (MySQL, which has no templates); nothing to roll back: the test may commit. The options have no idle timeout and no lifetime, so that a pool the test makes runs no task past it | dropped |
 //!
-//! On SQLite, the pool and connection are on the test's own copy of the migrated
-//! template, deleted after the test.
+//! On SQLite, each test has its own copy of the migrated template, thrown away after
+//! the test: the pool, the connection and the `SandboxPool` are on a copy in memory (the
+//! template's file is read once per process; each test's database lives in its one
+//! connection, and nothing is written to disk), the pool options and connect options on
+//! a copy in a file beside the template (the connections the test opens reach it by its
+//! path), deleted after the test.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,6 +41,7 @@ use crate::mysql_database::OwnDatabase;
 use crate::resource::failure_of;
 use crate::sandbox::Sandbox;
 use crate::spare_pools::set_shared_owner;
+use crate::template::Place;
 use crate::test_pool::TestPool;
 
 /// The arguments of one test function, made for each of its runs: the `static` that
@@ -344,12 +349,16 @@ where
     apply::<DB>(&mut connection, source.fixtures, label).await
 }
 
-/// Opens the test's pool and runs its fixtures on it.
-async fn seeded_pool<DB: SandboxDatabase>(source: &Source<DB>) -> Result<TestPool<DB>, SandboxError>
+/// Opens the test's pool (on SQLite, on a copy of the template in `place`) and runs its
+/// fixtures on it.
+async fn seeded_pool<DB: SandboxDatabase>(
+    source: &Source<DB>,
+    place: Place,
+) -> Result<TestPool<DB>, SandboxError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    let pool = TestPool::open(&source.sandbox.state, source.test).await?;
+    let pool = TestPool::open(&source.sandbox.state, source.test, place).await?;
     seed(source, pool.pool().acquire()).await?;
     Ok(pool)
 }
@@ -362,7 +371,7 @@ where
 
     fn make(source: Source<DB>) -> Made<Self> {
         Box::pin(async move {
-            let pool = seeded_pool(&source).await?;
+            let pool = seeded_pool(&source, Place::Memory).await?;
             Ok(((pool.pool().clone(),), Held(Holding::Pool(pool))))
         })
     }
@@ -376,7 +385,7 @@ where
 
     fn make(source: Source<DB>) -> Made<Self> {
         Box::pin(async move {
-            let pool = seeded_pool(&source).await?;
+            let pool = seeded_pool(&source, Place::Memory).await?;
             let connection =
                 pool.pool()
                     .acquire()
@@ -464,9 +473,10 @@ impl TestArgList
 
     fn make(source: Source<sqlx::Sqlite>) -> Made<Self> {
         Box::pin(async move {
-            // The test's own copy of the template, seeded: the test connects to it as it
-            // likes, and it is deleted after the test.
-            let copy = seeded_pool(&source).await?;
+            // The test's own copy of the template in a file (an in-memory database can't
+            // be reached by the connections the test opens), seeded: the test connects to
+            // it as it likes, and it is deleted after the test.
+            let copy = seeded_pool(&source, Place::File).await?;
             let options = (*copy.pool().connect_options()).clone();
             Ok(((test_pool_options(), options), Held(Holding::Pool(copy))))
         })

@@ -27,8 +27,11 @@
 //!   another actor that uses it (a clone kept past its test) fails the test whose pool
 //!   it used. Where tests are serialized (MySQL's default), each test opens its own; a
 //!   process that runs one test (nextest) keeps none.
-//! - On SQLite, the pool is on the test's own copy of the migrated template, deleted when
-//!   the test ends: nothing to roll back.
+//! - On SQLite, the pool is on the test's own copy of the migrated template, thrown away
+//!   when the test ends: nothing to roll back. The copy is in memory (its one connection
+//!   holds it: the pool opens no other, and a test that closed or detached it fails,
+//!   saying so), or, for a test that connects by itself (`(SqlitePoolOptions,
+//!   SqliteConnectOptions)`), a file beside the template, deleted after the test.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -46,7 +49,7 @@ use crate::process_mode::process_per_test;
 use crate::reach::AcquireError;
 use crate::spare_pools::{PoolWatch, SparePool};
 use crate::state::State;
-use crate::template::{self, TestCopy};
+use crate::template::{self, Place, TestCopy};
 
 /// How long a task of the test waits for the test's one connection before sqlx's
 /// `PoolTimedOut`: long enough for any statement of a test, short enough that two tasks
@@ -78,10 +81,12 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     /// Opens a test's pool on the sandbox's database (migrated first, once per run), on
-    /// the background runtime, which drives the pool's connection.
+    /// the background runtime, which drives the pool's connection. On a per-test database
+    /// (SQLite), `place` says where the test's copy goes.
     pub(crate) async fn open(
         state: &Arc<State<DB>>,
         test: ActorId,
+        place: Place,
     ) -> Result<TestPool<DB>, SandboxError> {
         state.migrate().await?;
         let label = state.label.to_string();
@@ -101,7 +106,11 @@ where
             let template = template::template_file(state.url.as_str());
             let (copies, wait) = (state.copies.clone(), ACQUIRE_TIMEOUT);
             let copy = background::run(async move {
-                template::copy_template::<DB>(&template, copies, wait, one_connection()).await
+                let opened =
+                    template::copy_template::<DB>(&template, copies, wait, one_connection(), place)
+                        .await;
+                // Back to the pool, for the test.
+                opened.map(|(copy, _connection)| copy)
             })
             .await
             .map_err(|source| SandboxError::Background {
@@ -132,13 +141,21 @@ where
         // Through the run's relay of warm backends where there is one (PostgreSQL under
         // nextest), directly if there is none or it fails.
         let relayed = DB::relayed(&connect);
+        let relay_watch = watch.clone();
         let opened = background::run(async move {
             let opened = match relayed {
                 Some(relayed) => {
                     match tokio::time::timeout(RELAY_WAIT, options.clone().connect_with(relayed))
                         .await
                     {
-                        Ok(Ok(pool)) => Ok(pool),
+                        Ok(Ok(pool)) => {
+                            relay_watch.relayed.store(true, Ordering::SeqCst);
+                            Ok(pool)
+                        }
+                        // The server's refusal (or its pooler's), which the relay passed
+                        // on: a direct attempt would be refused too, and PgBouncer holds a
+                        // login retried that soon for its `server_login_retry` (15 s).
+                        Ok(Err(refused @ sqlx::Error::Database(_))) => Err(refused),
                         _ => {
                             DB::relay_failed(&connect);
                             options.connect_with(connect).await
@@ -243,6 +260,13 @@ where
                     label: label.clone(),
                 });
             }
+            if copy.as_ref().is_some_and(TestCopy::lost) {
+                problems.push(SandboxError::Database {
+                    label: label.clone(),
+                    context: "the test's pool lost its in-memory database",
+                    source: template::lost_error(),
+                });
+            }
             drop(copy);
             problems
         })
@@ -296,11 +320,14 @@ where
             kept = true;
         } else {
             let mut connection = connection.detach();
-            // Closing the connection rolls back what is left, on the server (or, through
-            // the relay, by the relay): on PostgreSQL, whose fences told already whether
-            // the transaction was still open, that is all it takes. Elsewhere, and for a
-            // broken connection that can't tell, the rollback is sent first.
-            if !DB::FENCE_STATEMENTS || ended {
+            // Closing the connection rolls back what is left, through the relay by the
+            // relay: on PostgreSQL, whose fences told already whether the transaction was
+            // still open, that is all it takes there. Elsewhere, for a broken connection
+            // that can't tell, and for a direct connection, the rollback is sent first: a
+            // pooler in front of the server (PgBouncer) closes a server connection that its
+            // client left inside a transaction, instead of keeping it, warm, for the next
+            // test process.
+            if !DB::FENCE_STATEMENTS || ended || !watch.relayed.load(Ordering::SeqCst) {
                 let _ = (&mut connection).execute("ROLLBACK").await;
             }
             let _ = sqlx::Connection::close(connection).await;

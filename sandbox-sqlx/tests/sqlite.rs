@@ -1,23 +1,31 @@
 //! The sandbox on SQLite (embedded: no server needed): the shared behaviour suite
 //! (`behaviour/mod.rs`), where every test gets its own copy of a template database
-//! migrated once per run, and what only SQLite does: the copy is deleted when the test
-//! ends, however it ends, and the template never holds a test's rows; runs sharing a
-//! folder (in other pid namespaces, or on this machine) never delete another's copy or
-//! the template it copies; a read-only folder is said to be one.
+//! migrated once per run, and what only SQLite does: the copy is in memory (nothing on
+//! disk, writes private to the test, gone when the test ends, however it ends), the
+//! template never holds a test's rows; a template a migration put in WAL mode still
+//! copies; tests that connect by themselves get a file copy, which runs sharing a folder
+//! (in other pid namespaces, or on this machine) never delete, nor the template it
+//! copies; a read-only folder is said to be one.
 
 mod behaviour;
+mod test_args_support;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use behaviour::{Backend, Suite, behaviour_suite, failure_of, runtime, token};
+use behaviour::{Backend, Suite, behaviour_suite, failure_of, runtime};
 use ownership_e2e::runs::{self, Place, Run, Runs};
 use ownership_runtime::harness::{Flavor, TestConfig, run_async};
 use ownership_runtime::{Actor, InCallers};
-use sandbox_sqlx::{Checkin, Checkout, CheckoutOptions, Sandbox, SandboxPool};
+use sandbox_sqlx::{
+    Checkin, Checkout, CheckoutOptions, Sandbox, SandboxBuilder, TestArgs, TestMigrations,
+};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, Sqlite, SqliteConnection};
+use sqlx::pool::PoolOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, Sqlite, SqliteConnection, SqlitePool};
+use test_args_support::run;
 
 /// SQLite, for the behaviour suite.
 struct SqliteBackend;
@@ -29,7 +37,7 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     )
 });
 
-/// The template's file; each test's copy is made beside it.
+/// The template's file; each test's copy is made from it.
 fn template() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandbox-sqlite-suite.db")
 }
@@ -64,170 +72,309 @@ impl Backend for SqliteBackend {
     }
 }
 
-// SQLite checkouts copy the template, at most `max_connections` copies open at once.
+// SQLite checkouts copy the template in memory, at most `max_connections` copies at once.
 behaviour_suite!(SqliteBackend);
 
 type SqliteSuite = Suite<SqliteBackend>;
 
-/// The file of the database a query through `db` runs on.
-async fn database_file(db: &SandboxPool<Sqlite>) -> PathBuf {
-    let file: String =
-        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .fetch_one(db)
-            .await
-            .unwrap();
-    PathBuf::from(file)
+/// The file of the database a query through `db` runs on: `""` in memory.
+async fn database_file<'e>(db: impl sqlx::Executor<'e, Database = Sqlite>) -> String {
+    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .fetch_one(db)
+        .await
+        .unwrap()
 }
 
-/// Where tests record the file of their copy.
-type Files = Arc<Mutex<Vec<PathBuf>>>;
-
-/// Where tests record how they ended, and the file of their copy.
-type Endings = Arc<Mutex<Vec<(&'static str, PathBuf)>>>;
-
-#[test]
-fn each_test_has_a_copy_of_the_template_deleted_after_it() {
-    let files = Files::default();
-    for flavor in [Flavor::CurrentThread, Flavor::MultiThread] {
-        let (db, seen, mine) = (SqliteSuite::auto().pool(), files.clone(), token("own"));
-        run_async(
-            SqliteSuite::config("own_database").flavor(flavor),
-            || async move {
-                SqliteSuite::insert(&db, &mine).await.unwrap();
-                let file = database_file(&db).await;
-                assert!(file.exists(), "{}", file.display());
-                let db2 = db.clone();
-                let in_task = tokio::spawn(async move { database_file(&db2).await })
-                    .await
-                    .unwrap();
-                assert_eq!(in_task, file, "the test's tasks use its copy");
-                seen.lock().unwrap().push(file);
-            },
-        );
-    }
-    let files = files.lock().unwrap();
-    assert_eq!(files.len(), 2);
-    assert_ne!(files[0], files[1], "each test has its own copy");
-    for file in files.iter() {
-        let name = file.file_name().unwrap().to_string_lossy();
-        assert!(
-            name.starts_with("sandbox-sqlite-suite.test-"),
-            "beside the template: {}",
-            file.display()
-        );
-        assert!(!file.exists(), "the test's copy is deleted after it");
-    }
-    // No test writes to the template: it holds no row at all.
-    let rows: i64 = runtime().block_on(async {
-        let mut connection = SqliteConnection::connect(&SqliteBackend::url())
-            .await
-            .unwrap();
-        sqlx::query_scalar("SELECT count(*) FROM orders")
-            .fetch_one(&mut connection)
-            .await
-            .unwrap()
-    });
-    assert_eq!(rows, 0);
+/// A folder of a test's own for the template of its sandboxes, `app.db`, where nothing
+/// else should ever be.
+struct Scratch {
+    folder: PathBuf,
 }
 
-/// Tests that pass, panic, leave a task running, or check out and in by hand: none
-/// leaves its copy behind. Only the copies these tests made are looked at (the binary's
-/// other tests run meanwhile).
-#[test]
-fn no_copy_is_left_behind() {
-    let files = Endings::default();
-    let record = |files: &Endings, how: &'static str| {
-        let (db, files) = (SqliteSuite::auto().pool(), files.clone());
-        async move {
-            let file = database_file(&db).await;
-            files.lock().unwrap().push((how, file));
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let folder = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("sqlite-scratch-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        Scratch { folder }
+    }
+
+    fn template(&self) -> PathBuf {
+        self.folder.join("app.db")
+    }
+
+    /// A sandbox labelled `label` on the folder's template, with the suite's migrations.
+    fn builder(&self, label: &str) -> SandboxBuilder<Sqlite> {
+        let url = format!("sqlite://{}", self.template().display());
+        Sandbox::builder(format!("sqlite-{label}"), url).migrations(SqliteBackend::migrator())
+    }
+
+    /// The names of the files in the folder.
+    fn files(&self) -> Vec<String> {
+        files_in(&self.folder)
+    }
+
+    /// Rows of `orders` in the template, seen from outside every test.
+    fn template_rows(&self) -> i64 {
+        let url = format!("sqlite://{}?mode=ro", self.template().display());
+        runtime().block_on(async {
+            let mut connection = SqliteConnection::connect(&url).await.unwrap();
+            let rows = sqlx::query_scalar("SELECT count(*) FROM orders")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+            connection.close().await.unwrap();
+            rows
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.folder);
         }
+    }
+}
+
+/// The names of the files in `folder`.
+fn files_in(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn leak<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
+}
+
+/// Each test's database is in memory (no file), migrated, its own (the next test sees
+/// none of its rows), shared by its tasks; nothing is written beside the template, which
+/// holds no test's rows.
+#[test]
+fn each_test_has_its_own_database_in_memory() {
+    let scratch = Scratch::new("own");
+    let db = leak(scratch.builder("own").auto().build().unwrap());
+    let folder = leak(scratch.folder.clone());
+    for (flavor, name) in [
+        (Flavor::CurrentThread, "own_current"),
+        (Flavor::MultiThread, "own_multi"),
+    ] {
+        run_async(SqliteSuite::config(name).flavor(flavor), || async move {
+            let pool = db.pool();
+            assert_eq!(database_file(&pool).await, "", "in memory");
+            assert_eq!(
+                SqliteSuite::count(&pool, "%").await,
+                0,
+                "no earlier test's rows"
+            );
+            SqliteSuite::insert(&pool, name).await.unwrap();
+            let in_task = tokio::spawn(
+                async move { SqliteSuite::count(&db.pool(), name).await }.in_current_callers(),
+            );
+            assert_eq!(
+                in_task.await.unwrap(),
+                1,
+                "the test's tasks use its database"
+            );
+            assert_eq!(
+                files_in(folder),
+                ["app.db"],
+                "nothing but the template on disk"
+            );
+        });
+    }
+    assert_eq!(scratch.template_rows(), 0, "no test writes to the template");
+    assert_eq!(scratch.files(), ["app.db"]);
+}
+
+/// Tests that write the same unique key at once all pass: each holds its uncommitted row
+/// while all the others hold theirs (no test waits for another's lock), then commits it.
+#[test]
+fn concurrent_tests_write_the_same_unique_key_without_waiting_for_each_other() {
+    const TESTS: usize = 8;
+    let scratch = Scratch::new("same-key");
+    let db = leak(
+        scratch
+            .builder("same-key")
+            .max_connections(TESTS as u32)
+            .auto()
+            .build()
+            .unwrap(),
+    );
+    let barrier = leak(tokio::sync::Barrier::new(TESTS));
+    let threads: Vec<_> = (0..TESTS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                run_async(SqliteSuite::config("same_key"), || async move {
+                    let pool = db.pool();
+                    let mut transaction = pool.begin().await.unwrap();
+                    SqliteSuite::insert(&mut *transaction, "the same key")
+                        .await
+                        .unwrap();
+                    tokio::time::timeout(Duration::from_secs(30), barrier.wait())
+                        .await
+                        .expect("every test holds its row at once");
+                    transaction.commit().await.unwrap();
+                    assert_eq!(SqliteSuite::count(&pool, "the same key").await, 1);
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("every test passes");
+    }
+    assert_eq!(scratch.template_rows(), 0);
+    assert_eq!(scratch.files(), ["app.db"]);
+}
+
+/// However a test ends (it passes, panics, leaves a task running, checks in by hand, is
+/// timed out, or is an actor that ends without checking in) its copy goes: with one copy
+/// allowed at a time, the next test gets it at once; and nothing is left on disk.
+#[test]
+fn no_copy_outlives_its_test_however_it_ends() {
+    let scratch = Scratch::new("endings");
+    let one = |label: &str| {
+        scratch
+            .builder(label)
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(2))
+    };
+    let auto = leak(one("endings-auto").auto().build().unwrap());
+    let manual = leak(one("endings-manual").build().unwrap());
+    let impatient = leak(
+        one("endings-impatient")
+            .checkout_options(
+                CheckoutOptions::default().ownership_timeout(Duration::from_millis(100)),
+            )
+            .auto()
+            .build()
+            .unwrap(),
+    );
+    let uses_its_copy = async |db: &Sandbox<Sqlite>, test: &str| {
+        let pool = db.pool();
+        assert_eq!(SqliteSuite::count(&pool, "%").await, 0, "a fresh copy");
+        SqliteSuite::insert(&pool, test).await.unwrap();
+        assert_eq!(database_file(&pool).await, "");
     };
 
-    run_async(SqliteSuite::config("leftovers_pass"), || {
-        record(&files, "passed")
+    run_async(SqliteSuite::config("endings_pass"), || {
+        uses_its_copy(auto, "passed")
     });
-    let recorded = record(&files, "panicked");
-    let report = failure_of(SqliteSuite::config("leftovers_panic"), async move || {
-        recorded.await;
+    let report = failure_of(SqliteSuite::config("endings_panic"), async || {
+        uses_its_copy(auto, "panicked").await;
         panic!("the test broke");
     });
     assert!(report.contains("the test broke"), "{report}");
 
-    let (db, seen) = (SqliteSuite::auto().pool(), files.clone());
     let (sender, receiver) = std::sync::mpsc::channel();
     let other = tokio::runtime::Runtime::new().unwrap();
     let handle = other.handle().clone();
-    run_async(SqliteSuite::config("leftovers_task"), || async move {
-        let file = database_file(&db).await;
-        seen.lock().unwrap().push(("left a task running", file));
+    run_async(SqliteSuite::config("endings_task"), || async move {
+        uses_its_copy(auto, "left a task").await;
         let leftover = async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = sender.send(SqliteSuite::connection_id(&db).await);
+            let _ = sender.send(SqliteSuite::connection_id(&auto.pool()).await);
         };
         handle.spawn(leftover.in_current_callers());
     });
     let late = receiver.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(late.is_err(), "the task outlived the test");
 
-    let (manual, seen) = (SqliteSuite::manual(), files.clone());
-    run_async(SqliteSuite::config("leftovers_by_hand"), || async move {
-        assert_eq!(manual.checkout().await.unwrap(), Checkout::Ok);
-        let file = database_file(&manual.pool()).await;
-        seen.lock().unwrap().push(("checked in by hand", file));
-        assert_eq!(manual.checkin().await.unwrap(), Checkin::Ok);
-    });
+    for round in 0..2 {
+        run_async(SqliteSuite::config("endings_by_hand"), || async move {
+            assert_eq!(manual.checkout().await.unwrap(), Checkout::Ok);
+            uses_its_copy(manual, &format!("by hand {round}")).await;
+            assert_eq!(manual.checkin().await.unwrap(), Checkin::Ok);
+        });
+    }
 
-    let files = files.lock().unwrap();
-    assert_eq!(files.len(), 4);
-    let left: Vec<_> = files.iter().filter(|(_, file)| file.exists()).collect();
-    assert!(left.is_empty(), "copies were left behind: {left:?}");
+    for round in 0..2 {
+        run_async(SqliteSuite::config("endings_timeout"), || async move {
+            uses_its_copy(impatient, &format!("timed out {round}")).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let error = SqliteSuite::connection_id(&impatient.pool())
+                .await
+                .unwrap_err();
+            assert!(error.to_string().contains("ownership timeout"), "{error}");
+        });
+    }
+
+    // An actor that is not a test (no harness hook checks it in) and ends: its copy
+    // goes with it, in the background (the next checkout waits for it, up to the
+    // sandbox's acquire timeout).
+    for round in 0..2 {
+        run_async(SqliteSuite::config("endings_actor"), || async move {
+            let worker = Actor::named("sqlite::worker");
+            let checkout = manual
+                .checkout_for(worker.id(), CheckoutOptions::default())
+                .await;
+            assert_eq!(checkout.unwrap(), Checkout::Ok, "round {round}");
+            worker
+                .scope(uses_its_copy(manual, &format!("ended actor {round}")))
+                .await;
+        });
+    }
+
+    // Every sandbox's one copy is free again.
+    for db in [auto, manual, impatient] {
+        run_async(SqliteSuite::config("endings_after"), || async move {
+            assert_eq!(db.checkout().await.unwrap(), Checkout::Ok);
+            uses_its_copy(db, "after").await;
+        });
+    }
+    assert_eq!(scratch.template_rows(), 0);
+    assert_eq!(scratch.files(), ["app.db"], "nothing is left on disk");
 }
 
-/// A test whose connection the ownership timeout took back: its copy goes too.
+/// A migration may put the template in WAL mode (SQLite's in-memory databases have
+/// none): its copies in memory are still complete, migrated databases.
 #[test]
-fn a_test_whose_connection_timed_out_leaves_no_copy() {
-    let impatient = SqliteSuite::builder("impatient-leftovers")
-        .checkout_options(CheckoutOptions::default().ownership_timeout(Duration::from_millis(100)))
-        .auto()
-        .build()
-        .unwrap();
-    let (db, file) = (impatient.pool(), Files::default());
-    let seen = file.clone();
-    run_async(SqliteSuite::config("leftovers_timeout"), || async move {
-        let own = database_file(&db).await;
-        seen.lock().unwrap().push(own);
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let error = SqliteSuite::connection_id(&db).await.unwrap_err();
-        assert!(error.to_string().contains("ownership timeout"), "{error}");
+fn a_template_in_wal_mode_copies_in_memory() {
+    static WAL: LazyLock<Migrator> = LazyLock::new(|| {
+        Migrator::with_migrations(vec![
+            // `journal_mode` can't change in a transaction.
+            Migration::new(
+                1,
+                "wal".into(),
+                MigrationType::Simple,
+                "PRAGMA journal_mode = WAL".into_sql_str(),
+                true,
+            ),
+            Migration::new(
+                2,
+                "orders".into(),
+                MigrationType::Simple,
+                "CREATE TABLE orders (id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE)"
+                    .into_sql_str(),
+                false,
+            ),
+        ])
     });
-    let file = file.lock().unwrap()[0].clone();
-    assert!(!file.exists(), "the copy is left: {}", file.display());
-}
-
-/// An actor that is not a test (no harness hook checks it in) checks a copy out and
-/// ends: its copy goes with it.
-#[test]
-fn an_actor_that_ends_without_checking_in_leaves_no_copy() {
-    let (manual, db) = (SqliteSuite::manual(), SqliteSuite::manual().pool());
-    let file = runtime().block_on(async {
-        let worker = Actor::named("sqlite::worker");
-        let checkout = manual
-            .checkout_for(worker.id(), CheckoutOptions::default())
-            .await;
-        assert_eq!(checkout.unwrap(), Checkout::Ok);
-        let file = worker.scope(database_file(&db)).await;
-        assert!(file.exists());
-        drop(worker);
-        // The sandbox learns of the end asynchronously.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        file
-    });
-    assert!(
-        !file.exists(),
-        "the ended actor's copy is left: {}",
-        file.display()
+    let scratch = Scratch::new("wal");
+    let db = leak(
+        scratch
+            .builder("wal")
+            .migrations(&WAL)
+            .auto()
+            .build()
+            .unwrap(),
     );
+    for test in ["wal_first", "wal_second"] {
+        run_async(SqliteSuite::config(test), || async move {
+            let pool = db.pool();
+            assert_eq!(SqliteSuite::count(&pool, "%").await, 0);
+            SqliteSuite::insert(&pool, test).await.unwrap();
+            assert_eq!(SqliteSuite::count(&pool, test).await, 1);
+        });
+    }
+    let header = std::fs::read(scratch.template()).unwrap();
+    assert_eq!(header[18..20], [2, 2], "the template is in WAL mode");
+    assert_eq!(scratch.template_rows(), 0);
 }
 
 // Runs that share a folder: this binary's fixtures below, started by the tests after them
@@ -282,15 +429,40 @@ static RUN_SANDBOX: LazyLock<Sandbox<Sqlite>> = LazyLock::new(|| {
         .unwrap()
 });
 
-/// The file of the test's copy, once it has checked one out and seen it migrated; or
-/// why it couldn't.
-async fn run_copy() -> Result<PathBuf, String> {
-    let db = RUN_SANDBOX.pool();
+/// What the runs' tests take: a copy of the template in a file, which is what another
+/// run's sweep could delete (a copy in memory is out of its reach).
+static RUN_FILE: TestArgs<(PoolOptions<Sqlite>, SqliteConnectOptions)> =
+    TestArgs::new(TestMigrations::None, &[]).sandbox(|| &RUN_SANDBOX);
+
+/// Connects to a run's test's copy, and sees it migrated; or says why it couldn't.
+async fn open_copy(
+    options: PoolOptions<Sqlite>,
+    connect: SqliteConnectOptions,
+) -> Result<SqlitePool, String> {
+    let pool = options
+        .max_connections(1)
+        .connect_with(connect)
+        .await
+        .map_err(|error| error.to_string())?;
     let rows: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&db)
+        .fetch_one(&pool)
         .await;
     rows.map_err(|error| error.to_string())?;
-    Ok(database_file(&db).await)
+    Ok(pool)
+}
+
+/// Runs `body` as the run's test `name`, with its copy's file and a pool on it.
+fn with_file_copy<F: Future<Output = ()>>(
+    name: &'static str,
+    body: impl FnOnce(PathBuf, SqlitePool) -> F,
+) {
+    run(name, &RUN_FILE, |(options, connect)| async move {
+        let file = connect.get_filename().to_owned();
+        let pool = open_copy(options, connect).await.unwrap();
+        body(file, pool.clone()).await;
+        pool.close().await;
+    })
+    .unwrap();
 }
 
 const HOLDING: &str = "run_holding_its_copy";
@@ -304,27 +476,26 @@ const REFUSED: &str = "run_in_a_read_only_folder";
 #[test]
 #[ignore = "fixture: a run started by the tests of runs that share a folder"]
 fn run_holding_its_copy() {
-    run_async(TestConfig::new("runs::holding"), || async {
-        let copy = run_copy().await.unwrap();
+    with_file_copy("runs::holding", |copy, pool| async move {
         runs::report("made", &copy.display().to_string());
         runs::await_command("copy");
         std::thread::spawn(|| {
-            run_async(TestConfig::new("runs::copy"), || async {
-                let copied = run_copy().await.map(|_| "ok".to_owned());
+            let copied = run("runs::copy", &RUN_FILE, |(options, connect)| async move {
+                let copied = open_copy(options, connect).await.map(|_| "ok".to_owned());
                 runs::report("copied", &copied.unwrap_or_else(|error| error));
             });
+            copied.unwrap();
         })
         .join()
         .unwrap();
         runs::await_command("finish");
-        let still = match run_copy().await {
-            Ok(file) if file == copy && copy.exists() => "ok".to_owned(),
-            Ok(file) => format!(
-                "{} is gone (the test now has {})",
-                copy.display(),
-                file.display()
-            ),
-            Err(error) => error,
+        let rows: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM orders")
+            .fetch_one(&pool)
+            .await;
+        let still = match rows {
+            Ok(_) if copy.exists() => "ok".to_owned(),
+            Ok(_) => format!("{} is gone", copy.display()),
+            Err(error) => error.to_string(),
         };
         runs::report("still", &still);
     });
@@ -334,8 +505,7 @@ fn run_holding_its_copy() {
 #[test]
 #[ignore = "fixture: a run started by the tests of runs that share a folder"]
 fn run_dying_with_its_copy() {
-    run_async(TestConfig::new("runs::dying"), || async {
-        let copy = run_copy().await.unwrap();
+    with_file_copy("runs::dying", |copy, _pool| async move {
         runs::report("made", &copy.display().to_string());
         runs::crash();
     });
@@ -345,8 +515,7 @@ fn run_dying_with_its_copy() {
 #[test]
 #[ignore = "fixture: a run started by the tests of runs that share a folder"]
 fn run_making_a_copy() {
-    run_async(TestConfig::new("runs::making"), || async {
-        let copy = run_copy().await.unwrap();
+    with_file_copy("runs::making", |copy, _pool| async move {
         runs::report("made", &copy.display().to_string());
     });
 }
@@ -356,8 +525,10 @@ fn run_making_a_copy() {
 #[ignore = "fixture: a run started by the tests of runs that share a folder"]
 fn run_in_a_read_only_folder() {
     run_async(TestConfig::new("runs::read_only"), || async {
-        let refused = run_copy().await.unwrap_err();
-        runs::report("refused", &refused);
+        let rows: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM orders")
+            .fetch_one(&RUN_SANDBOX.pool())
+            .await;
+        runs::report("refused", &rows.unwrap_err().to_string());
     });
 }
 

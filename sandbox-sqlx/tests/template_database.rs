@@ -99,27 +99,141 @@ fn each_test_gets_a_migrated_database_of_its_own_dropped_after_it() {
     }
 }
 
+/// The databases of the stock of `template`: oid and name.
+fn stock_of(template: &str) -> Vec<(i64, String)> {
+    as_admin(async |admin| {
+        sqlx::query_as(
+            "SELECT oid::int8, datname::text FROM pg_database \
+             WHERE starts_with(datname, $1) ORDER BY datname",
+        )
+        .bind(format!("{template}_"))
+        .fetch_all(admin)
+        .await
+        .unwrap()
+    })
+}
+
+/// Waits (bounded) until `template`'s stock holds `size` databases: none is being made.
+fn wait_for_stock(template: &str, size: usize) -> Vec<(i64, String)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stock = stock_of(template);
+        if stock.len() >= size {
+            return stock;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stock of {template} was never made"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tests_claim_databases_made_ahead_and_the_stock_stays_bounded() {
+    if !postgres_available("tests_claim_databases_made_ahead_and_the_stock_stays_bounded") {
+        return;
+    }
+    let label = format!("stock{}", std::process::id());
+    let databases = TemplateDatabase::new(&label, postgres_url()).migrations(&MIGRATOR);
+    let test = |name: &'static str| {
+        let databases = &databases;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    run_async(TestConfig::new(name), || async move {
+                        let pool = databases.pool().await.unwrap();
+                        let oid: i64 = sqlx::query_scalar(
+                            "SELECT oid::int8 FROM pg_database WHERE datname = current_database()",
+                        )
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                        // Migrated, as a database cloned for the test would be.
+                        sqlx::query("INSERT INTO orders (token) VALUES ('t')")
+                            .execute(&pool)
+                            .await
+                            .unwrap();
+                        *OID.lock().unwrap() = oid;
+                    })
+                })
+                .join()
+                .unwrap();
+        });
+        *OID.lock().unwrap()
+    };
+    static OID: std::sync::Mutex<i64> = std::sync::Mutex::new(0);
+    // The first test finds no stock: it makes its database, and fills the stock.
+    test("stock::first");
+    let template = as_admin(async |admin| {
+        sqlx::query_scalar::<_, String>(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) \
+             AND NOT starts_with(datname, $2) AND datname NOT LIKE '%template%\\_%\\_%'",
+        )
+        .bind(format!("sandbox_{label}_template_"))
+        .bind(format!("sandbox_{label}_test_"))
+        .fetch_one(admin)
+        .await
+        .unwrap()
+    });
+    // One more than the machine's cores (the variable that changes it is unset here).
+    let size = std::thread::available_parallelism()
+        .map_or(2, |cores| cores.get() + 1)
+        .min(8);
+    for round in 0..4 {
+        let ready = wait_for_stock(&template, size);
+        let oid = test("stock::later");
+        assert!(
+            ready.iter().any(|(stock, _)| *stock == oid),
+            "round {round}: the test's database (oid {oid}) was not one of the stock {ready:?}"
+        );
+        // Its replacement is on the way; the stock never holds more than its size.
+        assert_eq!(wait_for_stock(&template, size).len(), size);
+    }
+    // `sweep_all` drops the stock with the rest of the label's databases.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the last replacement, being made
+    runtime.block_on(databases.sweep_all()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stock_of(&template).is_empty() {
+        // A replacement still being made when the sweep ran: sweep again.
+        assert!(Instant::now() < deadline, "{:?}", stock_of(&template));
+        std::thread::sleep(Duration::from_millis(100));
+        runtime.block_on(databases.sweep_all()).unwrap();
+    }
+}
+
 /// Runs in a process of its own (started by the test below), as nextest runs a test.
 #[test]
 #[ignore = "fixture: started as a subprocess by the process-per-test test"]
 fn fixture_one_test_in_its_own_process() {
     let record = std::env::var("TEMPLATE_RECORD").expect("started by a test");
+    let label = std::env::var("TEMPLATE_LABEL").expect("started by a test");
+    let databases = TemplateDatabase::new(label, postgres_url()).migrations(&MIGRATOR);
     run_async(TestConfig::new("template::fixture"), || async move {
-        let pool = DATABASES.pool().await.unwrap();
-        let name: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        std::fs::write(record, name).unwrap();
+        let pool = databases.pool().await.unwrap();
+        let (name, oid): (String, i64) = sqlx::query_as(
+            "SELECT datname::text, oid::int8 FROM pg_database \
+             WHERE datname = current_database()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        std::fs::write(record, format!("{name} {oid}")).unwrap();
     });
 }
 
-#[test]
-fn a_process_that_runs_one_test_leaves_no_database() {
-    if !postgres_available("a_process_that_runs_one_test_leaves_no_database") {
-        return;
-    }
-    let record = std::env::temp_dir().join(format!("template-record-{}", std::process::id()));
+/// Runs the fixture above in a process of its own, as nextest would, on the databases of
+/// `label`: the name and oid of the database it got.
+fn one_test_in_its_own_process(label: &str) -> (String, i64) {
+    let record = std::env::temp_dir().join(format!(
+        "template-record-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
@@ -129,11 +243,22 @@ fn a_process_that_runs_one_test_leaves_no_database() {
         ])
         .env("NEXTEST_EXECUTION_MODE", "process-per-test")
         .env("TEMPLATE_RECORD", &record)
+        .env("TEMPLATE_LABEL", label)
         .status()
         .unwrap();
     assert!(status.success());
-    let name = std::fs::read_to_string(&record).unwrap();
+    let recorded = std::fs::read_to_string(&record).unwrap();
     let _ = std::fs::remove_file(&record);
+    let (name, oid) = recorded.split_once(' ').unwrap();
+    (name.to_owned(), oid.parse().unwrap())
+}
+
+#[test]
+fn a_process_that_runs_one_test_leaves_no_database() {
+    if !postgres_available("a_process_that_runs_one_test_leaves_no_database") {
+        return;
+    }
+    let (name, _) = one_test_in_its_own_process("template-suite");
     assert!(name.starts_with("sandbox_template_suite_test_"), "{name}");
     // The process sent the drop and exited; the server completes it (a checkpoint) on its
     // own, soon after.
@@ -145,6 +270,44 @@ fn a_process_that_runs_one_test_leaves_no_database() {
         databases_named(&name).is_empty(),
         "{name} outlived its process by 10 s"
     );
+}
+
+#[test]
+fn processes_that_run_one_test_each_share_the_stock() {
+    if !postgres_available("processes_that_run_one_test_each_share_the_stock") {
+        return;
+    }
+    let label = format!("procstock{}", std::process::id());
+    // The first process finds no stock: it makes its own database, sends the `CREATE`s
+    // that fill the stock and exits; the server completes them.
+    one_test_in_its_own_process(&label);
+    let template = as_admin(async |admin| {
+        sqlx::query_scalar::<_, String>("SELECT datname::text FROM pg_database WHERE datname ~ $1")
+            .bind(format!("^sandbox_{label}_template_[0-9a-f]{{16}}$"))
+            .fetch_one(admin)
+            .await
+            .unwrap()
+    });
+    let size = std::thread::available_parallelism()
+        .map_or(2, |cores| cores.get() + 1)
+        .min(8);
+    for round in 0..3 {
+        let ready = wait_for_stock(&template, size);
+        let (_, oid) = one_test_in_its_own_process(&label);
+        assert!(
+            ready.iter().any(|(stock, _)| *stock == oid),
+            "round {round}: the process's database (oid {oid}) is not of the stock {ready:?}"
+        );
+    }
+    // Each process sent its replacement: the stock is full again, never more.
+    assert_eq!(wait_for_stock(&template, size).len(), size);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let databases = TemplateDatabase::new(&label, postgres_url()).migrations(&MIGRATOR);
+    runtime.block_on(databases.sweep_all()).unwrap();
+    assert!(stock_of(&template).is_empty());
 }
 
 // Runs that share the server: this binary's fixtures below, started by the tests after
@@ -304,10 +467,14 @@ impl Shared {
         })
     }
 
+    /// The label's templates (not the databases of their stock, `<template>_<stock>`).
     fn templates(&self) -> Vec<(i64, String)> {
-        let templates = format!("sandbox_{}_template", self.label);
+        let templates = format!("sandbox_{}_template_", self.label);
         let mut databases = self.databases();
-        databases.retain(|(_, name)| name.starts_with(&templates));
+        databases.retain(|(_, name)| {
+            name.strip_prefix(&templates)
+                .is_some_and(|hash| !hash.contains('_'))
+        });
         databases
     }
 

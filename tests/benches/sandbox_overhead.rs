@@ -14,7 +14,8 @@
 //! sandbox's overhead per test.
 //!
 //! Run it with `cargo bench -p ownership-e2e --bench sandbox_overhead` (add
-//! `SANDBOX_BENCH=overhead` for the in-process measurement alone) against the
+//! `SANDBOX_BENCH=overhead` for the in-process measurement alone, or
+//! `SANDBOX_BENCH_SUITES=a5,c5` for some suites alone) against the
 //! PostgreSQL server at `DATABASE_URL` (default `postgres://root@127.0.0.1:5432/test`).
 //! It makes the databases `sandbox_bench_5` and `sandbox_bench_50` for suite (b).
 
@@ -290,6 +291,7 @@ fn main() -> Result<(), String> {
         .flat_map(|migrations| {
             ["a", "b", "c"].map(|kind| format!("bench_sandbox_{kind}{migrations}"))
         })
+        .filter(|suite| chosen(suite))
         .collect::<Vec<_>>();
     let names: Vec<&str> = suites.iter().map(String::as_str).collect();
     let executables = build_suites(&names)?;
@@ -340,12 +342,19 @@ fn main() -> Result<(), String> {
             ("c", "owned + TemplateDatabase"),
         ] {
             let suite = format!("bench_sandbox_{kind}{migrations}");
+            if !whole.contains_key(&suite) {
+                continue;
+            }
             println!(
                 "  ({kind}) {what:<26} {migrations:>2} migrations {:>12.0} {:>16.0}",
                 ms(whole[&suite]),
                 ms(per_process[&suite])
             );
         }
+    }
+    if suites.len() < 6 {
+        // Ratios need every suite.
+        return Ok(());
     }
     let ratio = |a: &str, b: &str, table: &std::collections::HashMap<String, Duration>| {
         table[a].as_secs_f64() / table[b].as_secs_f64()
@@ -372,6 +381,16 @@ fn main() -> Result<(), String> {
         ratio("bench_sandbox_c50", "bench_sandbox_c5", &whole),
     );
     print_overhead(&url)
+}
+
+/// Whether `SANDBOX_BENCH_SUITES` (e.g. `a5,c5`; all when unset) chooses `suite`.
+fn chosen(suite: &str) -> bool {
+    let Ok(chosen) = std::env::var("SANDBOX_BENCH_SUITES") else {
+        return true;
+    };
+    chosen
+        .split(',')
+        .any(|short| suite == format!("bench_sandbox_{}", short.trim()))
 }
 
 fn print_overhead(url: &str) -> Result<(), String> {

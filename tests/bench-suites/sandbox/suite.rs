@@ -45,3 +45,25 @@ where
         .expect("select");
     assert_eq!(found, slug);
 }
+
+/// [`insert_and_select`] on SQLite (`migrations-sqlite-5`).
+#[allow(dead_code)]
+async fn insert_and_select_sqlite<'e, E>(db: E)
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite> + Copy,
+{
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let slug = format!("org-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let id: i64 = sqlx::query_scalar("INSERT INTO organizations (name, slug) VALUES (?1, ?1) RETURNING id")
+        .bind(&slug)
+        .fetch_one(db)
+        .await
+        .expect("insert");
+    let found: String = sqlx::query_scalar("SELECT slug FROM organizations WHERE id = ?1")
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .expect("select");
+    assert_eq!(found, slug);
+}
