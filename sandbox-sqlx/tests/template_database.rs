@@ -129,6 +129,55 @@ fn wait_for_stock(template: &str, size: usize) -> Vec<(i64, String)> {
     }
 }
 
+/// The stock's size here: one more than the machine's cores (the variable that changes it
+/// is unset in these tests).
+fn stock_size() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |cores| cores.get() + 1)
+        .min(8)
+}
+
+/// The name of `label`'s template.
+fn template_of(label: &str) -> String {
+    as_admin(async |admin| {
+        sqlx::query_scalar::<_, String>("SELECT datname::text FROM pg_database WHERE datname ~ $1")
+            .bind(format!("^sandbox_{label}_template_[0-9a-f]{{16}}$"))
+            .fetch_one(admin)
+            .await
+            .unwrap()
+    })
+}
+
+/// `rounds` times: waits for `template`'s stock to be full, runs a test (`run`, which
+/// returns the oid of the test's database) and checks that its database came from the
+/// stock; then that the stock is full again, and never more; then sweeps it all.
+fn assert_tests_claim_the_stock(
+    label: &str,
+    template: &str,
+    rounds: usize,
+    mut run: impl FnMut() -> i64,
+) {
+    let size = stock_size();
+    for round in 0..rounds {
+        let ready = wait_for_stock(template, size);
+        let oid = run();
+        assert!(
+            ready.iter().any(|(stock, _)| *stock == oid),
+            "round {round}: the test's database (oid {oid}) is not of the stock {ready:?}"
+        );
+    }
+    // Each test's replacement is on the way: the stock is full again, never more.
+    assert_eq!(wait_for_stock(template, size).len(), size);
+    // `sweep_all` drops the stock with the rest of the label's databases.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let databases = TemplateDatabase::new(label, postgres_url()).migrations(&MIGRATOR);
+    runtime.block_on(databases.sweep_all()).unwrap();
+    assert!(stock_of(template).is_empty());
+}
+
 #[test]
 fn tests_claim_databases_made_ahead_and_the_stock_stays_bounded() {
     if !postgres_available("tests_claim_databases_made_ahead_and_the_stock_stays_bounded") {
@@ -165,45 +214,8 @@ fn tests_claim_databases_made_ahead_and_the_stock_stays_bounded() {
     static OID: std::sync::Mutex<i64> = std::sync::Mutex::new(0);
     // The first test finds no stock: it makes its database, and fills the stock.
     test("stock::first");
-    let template = as_admin(async |admin| {
-        sqlx::query_scalar::<_, String>(
-            "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) \
-             AND NOT starts_with(datname, $2) AND datname NOT LIKE '%template%\\_%\\_%'",
-        )
-        .bind(format!("sandbox_{label}_template_"))
-        .bind(format!("sandbox_{label}_test_"))
-        .fetch_one(admin)
-        .await
-        .unwrap()
-    });
-    // One more than the machine's cores (the variable that changes it is unset here).
-    let size = std::thread::available_parallelism()
-        .map_or(2, |cores| cores.get() + 1)
-        .min(8);
-    for round in 0..4 {
-        let ready = wait_for_stock(&template, size);
-        let oid = test("stock::later");
-        assert!(
-            ready.iter().any(|(stock, _)| *stock == oid),
-            "round {round}: the test's database (oid {oid}) was not one of the stock {ready:?}"
-        );
-        // Its replacement is on the way; the stock never holds more than its size.
-        assert_eq!(wait_for_stock(&template, size).len(), size);
-    }
-    // `sweep_all` drops the stock with the rest of the label's databases.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300)); // the last replacement, being made
-    runtime.block_on(databases.sweep_all()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !stock_of(&template).is_empty() {
-        // A replacement still being made when the sweep ran: sweep again.
-        assert!(Instant::now() < deadline, "{:?}", stock_of(&template));
-        std::thread::sleep(Duration::from_millis(100));
-        runtime.block_on(databases.sweep_all()).unwrap();
-    }
+    let template = template_of(&label);
+    assert_tests_claim_the_stock(&label, &template, 4, || test("stock::later"));
 }
 
 /// Runs in a process of its own (started by the test below), as nextest runs a test.
@@ -281,33 +293,10 @@ fn processes_that_run_one_test_each_share_the_stock() {
     // The first process finds no stock: it makes its own database, sends the `CREATE`s
     // that fill the stock and exits; the server completes them.
     one_test_in_its_own_process(&label);
-    let template = as_admin(async |admin| {
-        sqlx::query_scalar::<_, String>("SELECT datname::text FROM pg_database WHERE datname ~ $1")
-            .bind(format!("^sandbox_{label}_template_[0-9a-f]{{16}}$"))
-            .fetch_one(admin)
-            .await
-            .unwrap()
+    let template = template_of(&label);
+    assert_tests_claim_the_stock(&label, &template, 3, || {
+        one_test_in_its_own_process(&label).1
     });
-    let size = std::thread::available_parallelism()
-        .map_or(2, |cores| cores.get() + 1)
-        .min(8);
-    for round in 0..3 {
-        let ready = wait_for_stock(&template, size);
-        let (_, oid) = one_test_in_its_own_process(&label);
-        assert!(
-            ready.iter().any(|(stock, _)| *stock == oid),
-            "round {round}: the process's database (oid {oid}) is not of the stock {ready:?}"
-        );
-    }
-    // Each process sent its replacement: the stock is full again, never more.
-    assert_eq!(wait_for_stock(&template, size).len(), size);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let databases = TemplateDatabase::new(&label, postgres_url()).migrations(&MIGRATOR);
-    runtime.block_on(databases.sweep_all()).unwrap();
-    assert!(stock_of(&template).is_empty());
 }
 
 // Runs that share the server: this binary's fixtures below, started by the tests after
