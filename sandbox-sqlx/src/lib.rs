@@ -164,7 +164,8 @@
 //! relay exits a few seconds after the last test process of its run.
 //!
 //! - It is used in nextest's process-per-test mode (`NEXTEST_EXECUTION_MODE`), for a
-//!   PostgreSQL URL over TCP that doesn't require TLS. `SANDBOX_SQLX_RELAY=0` turns it
+//!   PostgreSQL URL over TCP that doesn't require TLS, unless a pooler is behind it
+//!   ([below](#through-pgbouncer)). `SANDBOX_SQLX_RELAY=0` turns it
 //!   off; `SANDBOX_SQLX_RELAY=1` turns it on under `cargo test` too.
 //! - A process that finds no relay yet, or whose relay fails it, connects directly, as
 //!   it would without one: a relay that dies costs speed, not tests (a test connected
@@ -194,10 +195,14 @@
 //!   hands a client the last one's statements: "prepared statement sqlx_s_1 already
 //!   exists"). Not transaction or statement mode: statements then run on whichever server
 //!   connection is free, and prepared statements and session locks go astray.
-//! - Under nextest, PgBouncer without the relay (`SANDBOX_SQLX_RELAY=0`) ran the drop-in's
-//!   100 tests as fast as plain PostgreSQL with the relay, and the relay in front of
-//!   PgBouncer adds a hop for nothing (6% slower, within the noise of a 2-core machine):
-//!   turn it off for a PgBouncer URL. It can't tell a pooler from the server by the URL.
+//! - Under nextest, the run's relay steps aside once it finds PgBouncer behind it (a
+//!   pooler answers cancels itself, so the server process a connection's greeting names
+//!   is not the one that answers it): its idle backends would hold PgBouncer's server
+//!   connections from every other client (tests waited for PgBouncer's pool), for a hop
+//!   more. `SANDBOX_SQLX_RELAY=0` spares the run's first processes the relay too. The
+//!   drop-in's 100 tests ran 15.7x faster than `#[sqlx::test]` on plain PostgreSQL
+//!   through PgBouncer, beside 14.4x on plain PostgreSQL with the relay and 12.1x without
+//!   (`cargo bench -p ownership-e2e --bench dropin`, a 2-core machine).
 //! - [`TemplateDatabase`] works through it. `#[sqlx::test]` barely does: each test's `DROP
 //!   DATABASE` waits 5 s for PgBouncer's idle server connection on it, fails, and leaves
 //!   the database behind.

@@ -20,6 +20,8 @@
 //!   once no test process has come for a few seconds.
 //! - **What a test sees**: a connection like any other, which starts with no prepared
 //!   statements, no settings and no locks of an earlier test.
+//! - **Not behind a pooler**: a relay that finds its server to be PgBouncer (or another
+//!   pooler, which keeps backends warm itself) steps aside for the rest of the run.
 
 #[cfg(unix)]
 mod server;
@@ -65,6 +67,9 @@ pub(crate) fn route(options: &PgConnectOptions) -> Option<PgConnectOptions> {
         become_relay(PathBuf::from(socket));
     }
     let place = Place::of(options)?;
+    if place.behind_pooler() {
+        return None;
+    }
     if place.answers() {
         return Some(options.clone().socket(&place.folder));
     }
@@ -133,7 +138,7 @@ impl Place {
         let Ok(executable) = std::env::current_exe() else {
             return;
         };
-        if test == "main" || self.started_lately() || !self.free() {
+        if test == "main" || self.behind_pooler() || self.started_lately() || !self.free() {
             return;
         }
         // Tried once per few seconds: a relay that can't start (its test can't be run
@@ -164,6 +169,12 @@ impl Place {
         {
             false
         }
+    }
+
+    /// Whether the place's relay found its server to be a pooler (PgBouncer), which keeps
+    /// backends warm itself: test processes connect directly.
+    fn behind_pooler(&self) -> bool {
+        pooler_mark(&self.socket).exists()
     }
 
     /// Whether a relay was started for this place less than [`RESTART_AFTER`] ago.
@@ -216,6 +227,15 @@ fn detach(command: &mut Command) {
     }
     #[cfg(not(unix))]
     let _ = command;
+}
+
+/// The file that says the server of the relay serving `socket` is a pooler: beside the
+/// relay's folder, which goes when the relay exits.
+fn pooler_mark(socket: &Path) -> PathBuf {
+    socket
+        .parent()
+        .unwrap_or(Path::new("."))
+        .with_extension("pooler")
 }
 
 /// Where the relay of `folder` listens for a server on `port`: where sqlx looks for a

@@ -18,11 +18,17 @@
 //!   rolled back even when its process was killed.
 //! - Idle backends are closed after [`IDLE_BACKEND`]; the relay exits once no client has
 //!   come for [`IDLE_EXIT`].
+//! - **Behind a pooler** (PgBouncer), which keeps backends warm itself, the relay steps
+//!   aside: the first backend given back is asked which server process answers it, and a
+//!   pooler answers cancels itself, so the process its greeting announced is another.
+//!   The relay then keeps no backend (each would hold one of the pooler's server
+//!   connections from every other client), marks its place so that test processes
+//!   connect directly, takes its socket away, and exits once its clients are gone.
 
 use std::collections::HashMap;
 use std::io;
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -50,6 +56,12 @@ const KEPT_PER_KIND: usize = 16;
 struct Relay {
     /// The server, as `host:port`.
     upstream: String,
+    /// The socket it serves, taken away once the server proved to be a pooler.
+    socket: PathBuf,
+    /// Whether a backend was asked yet whether the server is a pooler.
+    checked: AtomicBool,
+    /// The server is a pooler: backends are closed, not kept.
+    pooled: AtomicBool,
     /// Unused backends, by the startup message of the clients they can serve.
     idle: Mutex<HashMap<Vec<u8>, Vec<Backend>>>,
     /// Clients connected now.
@@ -65,6 +77,8 @@ struct Backend {
     /// What the server sent its first client after `AuthenticationOk` (parameters,
     /// keys, `ReadyForQuery`), with `AuthenticationOk` first: what a later client gets.
     greeting: Vec<u8>,
+    /// The server process that the greeting's cancel key names.
+    announced: Option<u32>,
     /// When it was last given back.
     since: Instant,
 }
@@ -83,6 +97,9 @@ pub(super) async fn serve(socket: &Path, upstream: String, idle_exit: Duration) 
     restrict(socket)?;
     let relay = Arc::new(Relay {
         upstream,
+        socket: socket.to_owned(),
+        checked: AtomicBool::new(false),
+        pooled: AtomicBool::new(false),
         idle: Mutex::default(),
         clients: AtomicUsize::new(0),
         last_client: Mutex::new(Instant::now()),
@@ -192,12 +209,36 @@ impl Relay {
             }
         };
         left?;
-        if backend.reset(sent.saturating_sub(answered)).await.is_ok() {
+        if backend.reset(sent.saturating_sub(answered)).await.is_ok()
+            && self.may_keep(&mut backend).await
+        {
             self.give_back(startup, backend);
         } else {
             backend.terminate().await;
         }
         Ok(())
+    }
+
+    /// Whether the relay may keep a reset backend: not behind a pooler, as the first
+    /// backend given back tells (see the module's docs); when it tells so, the place is
+    /// marked and the socket taken away. A backend whose answer could not be read is
+    /// not kept (and the next one is asked).
+    async fn may_keep(&self, backend: &mut Backend) -> bool {
+        if !self.checked.swap(true, Ordering::SeqCst) {
+            match backend.answered_by_another().await {
+                Ok(false) => {}
+                Ok(true) => {
+                    let _ = std::fs::write(super::pooler_mark(&self.socket), b"pooler");
+                    let _ = std::fs::remove_file(&self.socket);
+                    self.pooled.store(true, Ordering::SeqCst);
+                }
+                Err(_) => {
+                    self.checked.store(false, Ordering::SeqCst);
+                    return false;
+                }
+            }
+        }
+        !self.pooled.load(Ordering::SeqCst)
     }
 
     /// Opens a backend for `startup`, relaying the client's authentication; keeps what
@@ -221,6 +262,7 @@ impl Relay {
         writer.write_all(startup).await?;
         writer.flush().await?;
         let mut greeting: Option<Vec<u8>> = None;
+        let mut announced = None;
         loop {
             tokio::select! {
                 message = reader.next() => {
@@ -232,6 +274,7 @@ impl Relay {
                         greeting.extend_from_slice(&message.bytes);
                     }
                     match message.kind() {
+                        b'K' => announced = first_u32(message.body()),
                         b'Z' => {
                             client_writer.flush().await?;
                             break;
@@ -258,6 +301,7 @@ impl Relay {
             reader,
             writer,
             greeting,
+            announced,
             since: Instant::now(),
         }))
     }
@@ -394,11 +438,51 @@ impl Backend {
             .unwrap_or_else(|_| Err(unclean("the backend took too long to answer")))
     }
 
+    /// Whether a server process other than the one its greeting announced answers the
+    /// backend (`pg_backend_pid()`): a pooler's, which answers cancels itself. Asked of a
+    /// reset backend, which it leaves as it was.
+    async fn answered_by_another(&mut self) -> io::Result<bool> {
+        let Some(announced) = self.announced else {
+            return Ok(false);
+        };
+        self.writer
+            .write_all(&wire::query("SELECT pg_backend_pid()"))
+            .await?;
+        self.writer.flush().await?;
+        let answer = async {
+            let mut answering = None;
+            while let Some(message) = self.reader.next().await? {
+                match message.kind() {
+                    // One column: its length, then the number as text.
+                    b'D' => {
+                        answering = message
+                            .body()
+                            .get(6..)
+                            .and_then(|text| std::str::from_utf8(text).ok())
+                            .and_then(|text| text.parse::<u32>().ok());
+                    }
+                    b'Z' => return Ok(answering),
+                    _ => {}
+                }
+            }
+            Err(unclean("the server closed the backend"))
+        };
+        let answering = tokio::time::timeout(RESET_WAIT, answer)
+            .await
+            .unwrap_or_else(|_| Err(unclean("the backend took too long to answer")))?;
+        Ok(answering.is_some_and(|answering| answering != announced))
+    }
+
     /// Closes the backend: `Terminate`, then the connection.
     async fn terminate(mut self) {
         let _ = self.writer.write_all(&wire::message(b'X', &[])).await;
         let _ = self.writer.shutdown().await;
     }
+}
+
+/// The big-endian number that `bytes` start with.
+fn first_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?))
 }
 
 /// Why a backend can't serve another client.
