@@ -204,7 +204,7 @@ fn needless_options(config: &Config) -> Option<syn::Error> {
 fn migrations_tokens(config: &Config) -> TokenStream {
     let database = &config.database;
     if let Some((migrator, _)) = &database.migrator {
-        return quote!(::sandbox_sqlx::TestMigrations::Migrator(&#migrator));
+        return quote!(::sandbox_sqlx::TestMigrations::MigratorFn(|| &#migrator));
     }
     let folder = match &database.migrations {
         Some((Migrations::Off, _)) => None,
@@ -315,7 +315,7 @@ mod tests {
             ),
         );
         assert!(
-            migrator.contains("Migrator (& crate :: MIGRATOR)"),
+            migrator.contains("MigratorFn (|| & crate :: MIGRATOR)"),
             "{migrator}"
         );
         let off = expansion(

@@ -68,7 +68,7 @@ use proc_macro::TokenStream;
 /// | `leftover_grace` | a duration, shorter than `timeout`; `"0ms"`: no wait | one second |
 /// | `sandbox` | no value, a path to a `static`, or a list: `sandbox`, `sandbox = DB`, `sandbox = [DB, OTHER]` | none |
 /// | `migrations` | a folder relative to `Cargo.toml`, or `false` | the crate's `migrations/`, if it has one |
-/// | `migrator` | the path of a `static` `Migrator`, in a string: `migrator = "crate::MIGRATOR"` | none |
+/// | `migrator` | the path of a `static` `Migrator` (or `LazyLock<Migrator>`), in a string: `migrator = "crate::MIGRATOR"` | none |
 /// | `fixtures` | names, paths, or a folder and names: `fixtures("users")`, `fixtures("./seed/a.sql")`, `fixtures(path = "seed", scripts("a"))` | none |
 /// | `crate` | the path of ownership-runtime, in a string: `crate = "runtime"` | `"::ownership_runtime"` |
 ///

@@ -45,8 +45,23 @@ pub enum TestMigrations {
     /// The migrations in this folder (an absolute path), read when the first test of the
     /// process needs them (`migrations = "path"`, or the crate's `migrations/`).
     Folder(&'static str),
-    /// A migrator of the crate's (`migrator = "crate::MIGRATOR"`).
+    /// A migrator of the crate's.
     Migrator(&'static Migrator),
+    /// The migrator a test names (`migrator = "crate::MIGRATOR"`), reached when the first
+    /// test of the process needs it: a `static` `Migrator`, or one behind a `LazyLock`
+    /// (which a `static` can't borrow from).
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use sandbox_sqlx::TestMigrations;
+    /// use sqlx::migrate::Migrator;
+    ///
+    /// // Migrations chosen when the tests run.
+    /// static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator::with_migrations(vec![]));
+    /// static MIGRATIONS: TestMigrations = TestMigrations::MigratorFn(|| &MIGRATOR);
+    /// # let _ = MIGRATIONS;
+    /// ```
+    MigratorFn(fn() -> &'static Migrator),
     /// No migrations (`migrations = false`, or no `migrations/` folder).
     None,
 }
@@ -102,6 +117,7 @@ async fn migrator_of(
     match *migrations {
         TestMigrations::None => Ok(None),
         TestMigrations::Migrator(migrator) => Ok(Some(migrator)),
+        TestMigrations::MigratorFn(migrator) => Ok(Some(migrator())),
         TestMigrations::Folder(folder) => {
             let cell = FOLDERS
                 .lock()

@@ -71,6 +71,12 @@
 //! that needs its database by path (to open connections of its own, attach it, hand it
 //! to a tool) takes `(SqlitePoolOptions, SqliteConnectOptions)`.
 //!
+//! Memory stays bounded whatever the number of tests: a process holds one image per
+//! template (the size of the template's file: 80 KiB for the `speed` benchmark's five
+//! migrations), and each running test one copy of it, freed when the test ends. The
+//! benchmark prints both sizes, and a test process's peak memory at 100 and at 1,000
+//! tests.
+//!
 //! ```
 //! use std::sync::LazyLock;
 //! use ownership_runtime::harness::{run_async, TestConfig, TestResource};

@@ -58,7 +58,10 @@ use crate::template_stock::{self, Claim};
 /// and leaves the server to complete it). It keeps one database more than the machine
 /// has cores (at most 8), or `SANDBOX_SQLX_TEMPLATE_STOCK` of them (`0`: none, every test
 /// waits for its own `CREATE`). What is left at the end of a run serves the next run with
-/// the same migrations; [`TemplateDatabase::sweep_all`] drops it.
+/// the same migrations; [`TemplateDatabase::sweep_all`] drops it. So the server holds at
+/// most that many databases for a template besides the tests' own, however many tests
+/// run: each the size of the template (about 7.5 MiB for the `speed` benchmark's five
+/// migrations, most of it PostgreSQL's catalogs).
 ///
 /// # Leftovers
 ///

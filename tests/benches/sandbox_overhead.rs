@@ -1,39 +1,27 @@
-//! What a test costs with a database: 100 tests, one insert and one select each, on the
-//! five migrations in `bench-suites/sandbox/migrations-5` (copied unchanged from the
-//! project's shared benchmark data) and on fifty (`migrations-50`: the same five and 45
-//! more), as
+//! What the sandbox adds to a test, in one process: 100-test batches of an owned sandboxed
+//! test (one insert and one select, on the five migrations in
+//! `bench-suites/sandbox/migrations-5`, copied unchanged from the project's shared
+//! benchmark data) against its body alone on a plain connection, round after round, with
+//! the `BEGIN`/`ROLLBACK` floor that any sandbox by rollback pays, an empty owned test and
+//! one with a checkout and checkin and no query. The whole suites (`#[sqlx::test]`, the
+//! sandbox, the drop-in, `TemplateDatabase`, a hand-rolled baseline, on three databases,
+//! under `cargo test` and nextest) are the `speed` benchmark's.
 //!
-//! - (a) `#[sqlx::test]`: a database created and migrated per test;
-//! - (b) `#[owned_test(sandbox = DB)]`: a transaction per test, rolled back;
-//! - (c) owned tests on `TemplateDatabase`: a database per test, copied from a template;
-//!
-//! run as `cargo test` runs a test binary (one process, the machine's threads; the
-//! binary's time), and under `cargo nextest run` (one process per test, as many at once as
-//! the machine has cores; the run's time from nextest's summary). Also measured in one
-//! process: an owned sandboxed test against its body alone on a plain connection, for the
-//! sandbox's overhead per test.
-//!
-//! Run it with `cargo bench -p ownership-e2e --bench sandbox_overhead` (add
-//! `SANDBOX_BENCH=overhead` for the in-process measurement alone, or
-//! `SANDBOX_BENCH_SUITES=a5,c5` for some suites alone) against the
+//! Run it with `cargo bench -p ownership-e2e --bench sandbox_overhead` against the
 //! PostgreSQL server at `DATABASE_URL` (default `postgres://root@127.0.0.1:5432/test`).
-//! It makes the databases `sandbox_bench_5` and `sandbox_bench_50` for suite (b).
+//! It makes the database `sandbox_bench_5`.
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ownership_runtime::harness::{TestConfig, TestResource, run_async};
 use sandbox_sqlx::Sandbox;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Postgres};
-use support::{build_suites, median, under_nextest};
+use support::median;
 
-/// Runs of each suite, whole, for the median.
-const WHOLE_RUNS: usize = 3;
-/// The databases of suite (b), made by the benchmark.
-const BENCH_DATABASES: [&str; 2] = ["sandbox_bench_5", "sandbox_bench_50"];
+/// The database of the sandbox, made by the benchmark.
+const BENCH_DATABASES: [&str; 1] = ["sandbox_bench_5"];
 /// Rounds of the in-process overhead measurement.
 const ROUNDS: usize = 10;
 /// Owned tests (and bodies) in each round.
@@ -58,28 +46,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|error| error.to_string())
 }
 
-/// Lets the server finish what the previous run left it (the per-test databases whose
-/// drop the server completes after their process exited), vacuums suite (b)'s databases
-/// (every rolled-back insert leaves a dead row, and the server may run without
-/// autovacuum), then checkpoints, so that one run's leftover work isn't timed in the next.
+/// Vacuums the sandbox's database (every rolled-back insert leaves a dead row, and the
+/// server may run without autovacuum), then checkpoints, so that one run's leftover work
+/// isn't timed in the next.
 fn settle(url: &str) -> Result<(), String> {
     runtime()?.block_on(async {
         let mut admin = PgConnection::connect(url)
             .await
             .map_err(|error| error.to_string())?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let dropping: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_database WHERE datname LIKE 'sandbox\\_bench%\\_test\\_%'",
-            )
-            .fetch_one(&mut admin)
-            .await
-            .map_err(|error| error.to_string())?;
-            if dropping == 0 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         for database in BENCH_DATABASES {
             let mut connection = PgConnection::connect(&url_of(url, database))
                 .await
@@ -98,7 +72,7 @@ fn settle(url: &str) -> Result<(), String> {
     })
 }
 
-/// Makes the databases of suite (b) if they don't exist.
+/// Makes the databases of the sandbox if they don't exist.
 fn make_databases(url: &str) -> Result<(), String> {
     runtime()?.block_on(async {
         let mut admin = PgConnection::connect(url)
@@ -120,20 +94,6 @@ fn make_databases(url: &str) -> Result<(), String> {
         }
         Ok(())
     })
-}
-
-/// The environment the suites run with.
-type Environment = [(&'static str, String); 3];
-
-/// A command that runs `program` with the suites' environment.
-fn command(program: impl AsRef<std::ffi::OsStr>, environment: &Environment) -> Command {
-    let mut command = Command::new(program);
-    command.envs(
-        environment
-            .iter()
-            .map(|(key, value)| (*key, value.as_str())),
-    );
-    command
 }
 
 /// What one test costs in process, in milliseconds, as the median over the rounds.
@@ -282,115 +242,7 @@ fn ms(duration: Duration) -> f64 {
 fn main() -> Result<(), String> {
     let url = database_url();
     make_databases(&url)?;
-    if std::env::var("SANDBOX_BENCH").as_deref() == Ok("overhead") {
-        // Only the in-process measurement (seconds instead of minutes).
-        return print_overhead(&url);
-    }
-    let suites = ["5", "50"]
-        .iter()
-        .flat_map(|migrations| {
-            ["a", "b", "c"].map(|kind| format!("bench_sandbox_{kind}{migrations}"))
-        })
-        .filter(|suite| chosen(suite))
-        .collect::<Vec<_>>();
-    let names: Vec<&str> = suites.iter().map(String::as_str).collect();
-    let executables = build_suites(&names)?;
-    let environment: Environment = [
-        ("DATABASE_URL", url.clone()),
-        ("SANDBOX_BENCH_URL_5", url_of(&url, "sandbox_bench_5")),
-        ("SANDBOX_BENCH_URL_50", url_of(&url, "sandbox_bench_50")),
-    ];
-    let mut whole = std::collections::HashMap::new();
-    let mut per_process = std::collections::HashMap::new();
-    for suite in &suites {
-        let executable: &PathBuf = &executables[suite];
-        let run_whole = || -> Result<Duration, String> {
-            let started = Instant::now();
-            let output = command(executable, &environment)
-                .arg("--quiet")
-                .output()
-                .map_err(|error| error.to_string())?;
-            if !output.status.success()
-                || !String::from_utf8_lossy(&output.stdout).contains("100 passed")
-            {
-                return Err(format!(
-                    "{suite} failed:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                ));
-            }
-            Ok(started.elapsed())
-        };
-        run_whole()?; // warm-up: templates, migrations
-        let times = (0..WHOLE_RUNS)
-            .map(|_| settle(&url).and_then(|()| run_whole()))
-            .collect::<Result<Vec<_>, _>>()?;
-        whole.insert(suite.clone(), median(times));
-        let times = (0..WHOLE_RUNS)
-            .map(|_| settle(&url).and_then(|()| under_nextest(suite, 100, &environment)))
-            .collect::<Result<Vec<_>, _>>()?;
-        per_process.insert(suite.clone(), median(times));
-    }
-    println!("100 tests, one insert and one select each, PostgreSQL at {url}");
-    println!(
-        "{:<44} {:>12} {:>16}",
-        "", "cargo test (ms)", "nextest (ms)"
-    );
-    for migrations in ["5", "50"] {
-        for (kind, what) in [
-            ("a", "#[sqlx::test]"),
-            ("b", "owned + sandbox"),
-            ("c", "owned + TemplateDatabase"),
-        ] {
-            let suite = format!("bench_sandbox_{kind}{migrations}");
-            if !whole.contains_key(&suite) {
-                continue;
-            }
-            println!(
-                "  ({kind}) {what:<26} {migrations:>2} migrations {:>12.0} {:>16.0}",
-                ms(whole[&suite]),
-                ms(per_process[&suite])
-            );
-        }
-    }
-    if suites.len() < 6 {
-        // Ratios need every suite.
-        return Ok(());
-    }
-    let ratio = |a: &str, b: &str, table: &std::collections::HashMap<String, Duration>| {
-        table[a].as_secs_f64() / table[b].as_secs_f64()
-    };
-    println!("ratios:");
-    for migrations in ["5", "50"] {
-        let (a, b, c) = (
-            format!("bench_sandbox_a{migrations}"),
-            format!("bench_sandbox_b{migrations}"),
-            format!("bench_sandbox_c{migrations}"),
-        );
-        println!(
-            "  {migrations:>2} migrations: (a)/(b) cargo test {:.1}x (target >= 100x), nextest {:.1}x (target >= 15x); (a)/(c) cargo test {:.1}x, nextest {:.1}x (target > 1x)",
-            ratio(&a, &b, &whole),
-            ratio(&a, &b, &per_process),
-            ratio(&a, &c, &whole),
-            ratio(&a, &c, &per_process),
-        );
-    }
-    println!(
-        "  growth from 5 to 50 migrations: (a) {:.2}x, (b) {:.2}x, (c) {:.2}x (target: (c) flat)",
-        ratio("bench_sandbox_a50", "bench_sandbox_a5", &whole),
-        ratio("bench_sandbox_b50", "bench_sandbox_b5", &whole),
-        ratio("bench_sandbox_c50", "bench_sandbox_c5", &whole),
-    );
     print_overhead(&url)
-}
-
-/// Whether `SANDBOX_BENCH_SUITES` (e.g. `a5,c5`; all when unset) chooses `suite`.
-fn chosen(suite: &str) -> bool {
-    let Ok(chosen) = std::env::var("SANDBOX_BENCH_SUITES") else {
-        return true;
-    };
-    chosen
-        .split(',')
-        .any(|short| suite == format!("bench_sandbox_{}", short.trim()))
 }
 
 fn print_overhead(url: &str) -> Result<(), String> {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 /// Builds the `ownership-e2e` test targets `suites` in release mode and returns each one's
 /// executable.
+#[allow(dead_code, reason = "not every driver uses it")]
 pub fn build_suites(suites: &[&str]) -> Result<HashMap<String, PathBuf>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
@@ -93,8 +94,21 @@ pub fn under_nextest(
     tests: usize,
     environment: &[(&str, String)],
 ) -> Result<Duration, String> {
+    under_nextest_matching(suite, tests, None, environment)
+}
+
+/// [`under_nextest`], for the tests that nextest's filter expression `filter` chooses (all
+/// where `None`).
+#[allow(dead_code, reason = "not every driver uses it")]
+pub fn under_nextest_matching(
+    suite: &str,
+    tests: usize,
+    filter: Option<&str>,
+    environment: &[(&str, String)],
+) -> Result<Duration, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .envs(
             environment
                 .iter()
@@ -111,7 +125,11 @@ pub fn under_nextest(
             "--test",
             suite,
         ])
-        .args(["--no-fail-fast", "--color", "never"])
+        .args(["--no-fail-fast", "--color", "never"]);
+    if let Some(filter) = filter {
+        command.args(["-E", filter]);
+    }
+    let output = command
         .output()
         .map_err(|error| format!("could not run cargo nextest: {error}"))?;
     let report = String::from_utf8_lossy(&output.stderr);

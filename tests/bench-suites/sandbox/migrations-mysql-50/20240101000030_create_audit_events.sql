@@ -1,0 +1,10 @@
+-- migrations-50/20240101000030_create_audit_events.sql in MySQL's dialect.
+CREATE TABLE audit_events (
+    id          BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,  -- BIGSERIAL -> BIGINT AUTO_INCREMENT
+    task_id BIGINT NOT NULL,
+    name        TEXT NOT NULL DEFAULT (''),  -- default as an expression: MySQL allows no literal default on TEXT
+    payload     JSON NOT NULL DEFAULT (JSON_OBJECT()),  -- JSONB -> JSON, default as an expression
+    created_at  DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),  -- TIMESTAMPTZ -> DATETIME(6)
+    CONSTRAINT audit_events_task_id_fkey FOREIGN KEY (task_id)
+        REFERENCES tasks (id) ON DELETE CASCADE  -- inline REFERENCES -> table-level FOREIGN KEY
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,8 @@
+-- migrations-50/20240101000006_create_comments.sql in SQLite's dialect.
+CREATE TABLE comments (
+    id          INTEGER PRIMARY KEY,
+    task_id INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL DEFAULT '',
+    payload     TEXT NOT NULL DEFAULT '{}',  -- JSONB -> TEXT holding JSON
+    created_at  TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP  -- TIMESTAMPTZ -> TEXT
+);

@@ -1,0 +1,2 @@
+-- migrations-50/20240101000013_index_milestones.sql in SQLite's dialect.
+CREATE INDEX milestones_organization_created_idx ON milestones (organization_id, created_at DESC);

@@ -1,0 +1,2 @@
+-- migrations-50/20240101000019_index_webhooks.sql in SQLite's dialect.
+CREATE INDEX webhooks_task_created_idx ON webhooks (task_id, created_at DESC);

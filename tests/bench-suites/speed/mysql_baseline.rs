@@ -1,0 +1,4 @@
+//! The `speed` benchmark's suite `baseline` on mysql (see `baseline.rs`).
+include!("mysql.rs");
+include!("suite.rs");
+include!("baseline.rs");
