@@ -565,8 +565,10 @@ impl TemplateDatabase {
 
     /// Drops every database of this label on the server, whoever made it and whether or
     /// not it is in use: the templates of every migration set (one is kept per set, so
-    /// they pile up as migrations change), the per-test databases of every host, and
-    /// templates being built. For a CI step between test runs, while no run of this label
+    /// they pile up as migrations change), the per-test databases of every host,
+    /// templates being built, and the stock, including the databases of it that the server
+    /// is still making for processes that have exited (it waits up to a minute for their
+    /// `CREATE DATABASE` to end, then drops them too). For a CI step between test runs, while no run of this label
     /// uses the server; what a run's own processes can sweep, they sweep themselves (see
     /// [leftovers](TemplateDatabase#leftovers)). Databases of other labels, and other
     /// names that merely start with this label's prefix, stay.
@@ -590,22 +592,57 @@ impl TemplateDatabase {
             .await
             .map_err(self.failed("could not connect"))?;
         let prefix = self.prefix();
-        let names = databases_with_prefix(&mut admin, &prefix)
-            .await
-            .map_err(self.failed("could not list databases"))?;
-        let names: Vec<String> = names
-            .into_iter()
-            .filter(|name| is_of_the_label(&name[prefix.len()..]))
-            .collect();
-        for name in &names {
-            admin
-                .execute(AssertSqlSafe(drop_statement(name)))
+        let deadline = std::time::Instant::now() + SWEEP_WAIT;
+        let mut dropped = 0;
+        loop {
+            let names = databases_with_prefix(&mut admin, &prefix)
                 .await
-                .map_err(self.failed("could not drop a database"))?;
+                .map_err(self.failed("could not list databases"))?;
+            let names: Vec<String> = names
+                .into_iter()
+                .filter(|name| is_of_the_label(&name[prefix.len()..]))
+                .collect();
+            for name in &names {
+                admin
+                    .execute(AssertSqlSafe(drop_statement(name)))
+                    .await
+                    .map_err(self.failed("could not drop a database"))?;
+            }
+            dropped += names.len();
+            // A database of the stock that a process (one that has exited, maybe) sent the
+            // `CREATE` of is not listed until the server has made it (a drop of its
+            // template waits for that): list again until a pass finds nothing made or
+            // being made.
+            let making = creating_with_prefix(&mut admin, &prefix)
+                .await
+                .map_err(self.failed("could not list the sessions"))?;
+            if (names.is_empty() && making == 0) || std::time::Instant::now() > deadline {
+                break;
+            }
+            if making > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
         let _ = admin.close().await;
-        Ok(names.len())
+        Ok(dropped)
     }
+}
+
+/// How long [`TemplateDatabase::sweep_all`] waits for the `CREATE DATABASE`s in flight of
+/// its label (the stock's, sent by processes that have exited) to end, to drop them too.
+const SWEEP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How many sessions other than this one are running a `CREATE DATABASE` of a name that
+/// starts with `prefix`.
+async fn creating_with_prefix(admin: &mut PgConnection, prefix: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE pid <> pg_backend_pid() AND state = 'active' \
+           AND starts_with(query, 'CREATE DATABASE \"' || $1)",
+    )
+    .bind(prefix)
+    .fetch_one(admin)
+    .await
 }
 
 async fn databases_with_prefix(
