@@ -566,12 +566,13 @@ impl TemplateDatabase {
     /// Drops every database of this label on the server, whoever made it and whether or
     /// not it is in use: the templates of every migration set (one is kept per set, so
     /// they pile up as migrations change), the per-test databases of every host,
-    /// templates being built, and the stock, including the databases of it that the server
-    /// is still making for processes that have exited (it waits up to a minute for their
-    /// `CREATE DATABASE` to end, then drops them too). For a CI step between test runs, while no run of this label
-    /// uses the server; what a run's own processes can sweep, they sweep themselves (see
-    /// [leftovers](TemplateDatabase#leftovers)). Databases of other labels, and other
-    /// names that merely start with this label's prefix, stay.
+    /// templates being built, and the stock, including the databases of it that the
+    /// server is still making for processes that have exited (it waits up to a minute for
+    /// their `CREATE DATABASE` to end, then drops them too). For a CI step between test
+    /// runs, while no run of this label uses the server; what a run's own processes can
+    /// sweep, they sweep themselves (see [leftovers](TemplateDatabase#leftovers)).
+    /// Databases of other labels, and other names that merely start with this label's
+    /// prefix, stay.
     ///
     /// # Errors
     ///
